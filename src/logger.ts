@@ -1,0 +1,83 @@
+/**
+ * The one logger. Library code never calls console.*: it asks for a namespaced Logger and the CLI decides
+ * where lines go (stderr with colour, a file, a REPL that prints above its prompt, or nowhere in tests).
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'trace';
+
+export interface LogRecord {
+  time: Date;
+  level: LogLevel;
+  namespace: string;
+  message: string;
+}
+
+export type LogSink = (record: LogRecord) => void;
+
+const levelRank: Record<LogLevel, number> = { debug: 10, trace: 20, info: 30, warn: 40, error: 50 };
+
+const sinks = new Set<LogSink>();
+let threshold: number = levelRank.info;
+
+/** Sets the lowest level that reaches sinks ("debug" shows everything). */
+export function setLogLevel(level: LogLevel): void {
+  threshold = levelRank[level];
+}
+
+export function getLogLevel(): LogLevel {
+  return (Object.keys(levelRank) as LogLevel[]).find((l) => levelRank[l] === threshold) ?? 'info';
+}
+
+/** Adds a sink; returns a function that removes it. */
+export function addLogSink(sink: LogSink): () => void {
+  sinks.add(sink);
+  return () => sinks.delete(sink);
+}
+
+export class Logger {
+  readonly namespace: string;
+
+  constructor(namespace: string) {
+    this.namespace = namespace;
+  }
+
+  child(name: string): Logger {
+    return new Logger(`${this.namespace}:${name}`);
+  }
+
+  debug(message: string): void {
+    this.emit('debug', message);
+  }
+  info(message: string): void {
+    this.emit('info', message);
+  }
+  warn(message: string): void {
+    this.emit('warn', message);
+  }
+  error(message: string): void {
+    this.emit('error', message);
+  }
+  /** Output of a script's trace(): always delivered at its own level, above debug. */
+  trace(message: string): void {
+    this.emit('trace', message);
+  }
+
+  get debugEnabled(): boolean {
+    return threshold <= levelRank.debug && sinks.size > 0;
+  }
+
+  private emit(level: LogLevel, message: string): void {
+    if (levelRank[level] < threshold || sinks.size === 0) return;
+    const record: LogRecord = { time: new Date(), level, namespace: this.namespace, message };
+    for (const sink of sinks) {
+      try {
+        sink(record);
+      } catch {
+        // A failing sink must never break the code that logged.
+      }
+    }
+  }
+}
+
+export function getLogger(namespace: string): Logger {
+  return new Logger(namespace);
+}
