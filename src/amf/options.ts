@@ -32,4 +32,10 @@ export interface AmfEncodeOptions {
   initialSize?: number;
 }
 
+export interface AmfDecodeResult {
+  value: AmfValue;
+  /** Offset just past the decoded value. */
+  position: number;
+}
+
 export const DEFAULT_MAX_DEPTH = 512;

@@ -110,3 +110,16 @@ export function ecmaArray<T extends object>(props: T): T {
 export function isEcmaArray(obj: unknown): boolean {
   return typeof obj === 'object' && obj !== null && (obj as Record<symbol, unknown>)[kEcmaArray] === true;
 }
+
+/** Sets the sealed member names (wire order) of an AMF3 object; see kSealedMembers. */
+export function setSealedMembers<T extends object>(obj: T, names: readonly string[]): T {
+  Object.defineProperty(obj, kSealedMembers, { value: names, enumerable: false, writable: true, configurable: true });
+  return obj;
+}
+
+/** The sealed member names recorded on an object, or undefined. */
+export function getSealedMembers(obj: unknown): readonly string[] | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const names = (obj as Record<symbol, unknown>)[kSealedMembers];
+  return Array.isArray(names) ? (names as readonly string[]) : undefined;
+}
