@@ -1,0 +1,52 @@
+/** Entry point of the `ssas` command: dispatches to sub-commands. */
+import chalk from 'chalk';
+import { isSsasError } from '../errors';
+import { printError, printLine } from './output';
+import { serveCommand, serveSpec } from './serve';
+
+interface SubCommand {
+  name: string;
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: SubCommand[] = [{ name: 'serve', summary: serveSpec.summary, run: serveCommand }];
+
+function usage(): string {
+  const w = Math.max(...commands.map((c) => c.name.length)) + 2;
+  return [
+    `${chalk.bold('ssas')} — run legacy Flash Media Server applications (Server-Side ActionScript) on a real RTMP server`,
+    '',
+    `${chalk.bold('Usage:')} ssas <command> [options]`,
+    '',
+    chalk.bold('Commands:'),
+    ...commands.map((c) => `  ${chalk.cyan(c.name.padEnd(w))}${c.summary}`),
+    '',
+    `Run ${chalk.cyan('ssas <command> --help')} for the options of a command.`,
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    printLine(usage());
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    printLine(require('../../package.json').version);
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    printError(`unknown command "${name}"`);
+    printLine(usage());
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    printError(isSsasError(err) ? `${err.message} [${err.code}]` : String((err as Error)?.stack ?? err));
+    return 1;
+  }
+}

@@ -1,0 +1,15 @@
+/** Where the bundled parts live, relative to the installed package (works from src/ under ts-jest and from dist/). */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+export const packageRoot = path.resolve(__dirname, '..', '..');
+/** Sample applications served when no --apps folder exists. */
+export const bundledAppsDir = path.join(packageRoot, 'sandbox', 'applications');
+
+/** The apps folder `serve` uses: the given one, else ./applications, else the bundled samples. */
+export function resolveAppsDir(given: string | undefined): { dir: string; bundled: boolean } {
+  if (given) return { dir: path.resolve(given), bundled: false };
+  const local = path.resolve('applications');
+  if (fs.existsSync(local) && fs.statSync(local).isDirectory()) return { dir: local, bundled: false };
+  return { dir: bundledAppsDir, bundled: true };
+}

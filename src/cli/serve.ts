@@ -1,0 +1,63 @@
+/** `ssas serve`: host every application folder on a real RTMP port until Ctrl-C / SIGTERM. */
+import chalk from 'chalk';
+import { createServer } from '../server/create';
+import { formatHelp, parseArgs, type CommandSpec } from './args';
+import { logToStream, printLine } from './output';
+import { resolveAppsDir } from './paths';
+import { setLogLevel, type LogLevel } from '../logger';
+
+export const serveSpec: CommandSpec = {
+  name: 'serve',
+  summary: 'Run the RTMP server, hosting every sub-folder of the apps folder as an FMS application.',
+  usage: 'ssas serve [--apps DIR] [--host H] [--port N] [options]',
+  options: [
+    { name: 'apps', type: 'string', arg: 'DIR', description: 'Applications folder (default ./applications, else the bundled samples).' },
+    { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on (0.0.0.0 for every interface).' },
+    { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port.' },
+    { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, description: 'Outgoing RTMP chunk size.' },
+    { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
+    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+  ],
+  details: [
+    chalk.bold('Examples:'),
+    '  ssas serve --apps ./applications --port 1935',
+    '  ffmpeg -re -i clip.flv -c copy -f flv rtmp://127.0.0.1/live/mystream',
+    '  ffplay rtmp://127.0.0.1/live/mystream',
+  ].join('\n'),
+};
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(serveSpec, argv);
+  if (args.help) {
+    printLine(formatHelp(serveSpec));
+    return 0;
+  }
+  setLogLevel(String(args.options['log-level']) as LogLevel);
+  logToStream();
+  const apps = resolveAppsDir(args.options.apps as string | undefined);
+  const server = createServer({
+    appsDir: apps.dir,
+    host: String(args.options.host),
+    port: Number(args.options.port),
+    chunkSize: Number(args.options['chunk-size']),
+    defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
+  });
+  const { url } = await server.listen();
+  const list = (await server.listApplications()).map((a) => a.name);
+  printLine(`ssas listening on ${url}`);
+  printLine(chalk.dim(`applications (${apps.bundled ? 'bundled samples' : apps.dir}): ${list.join(', ') || 'none'}`));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string): void => {
+      if (stopping) return;
+      stopping = true;
+      printLine(chalk.dim(`${sig}: shutting down`));
+      server.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

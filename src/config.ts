@@ -1,0 +1,95 @@
+/**
+ * The one server configuration: typed defaults plus a single merge-and-validate step (the shape of hls.js
+ * src/config.ts). Per-application settings from Application.xml layer on top of `app` defaults elsewhere.
+ */
+import { ConfigError } from './errors';
+
+export interface RtmpLimits {
+  /** Largest message a peer may send (bytes); larger closes that connection with ERR_RTMP_MESSAGE_TOO_LARGE. */
+  maxMessageSize: number;
+  /** Most chunk streams a peer may have open at once. */
+  maxChunkStreams: number;
+  /** Largest chunk size a peer may set. */
+  maxChunkSize: number;
+  /** Seconds a new socket may take to finish the handshake and connect. */
+  connectTimeoutSec: number;
+}
+
+export interface ServerConfig {
+  /** Folder whose sub-folders are applications. */
+  appsDir: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Chunk size we send with (announced with SetChunkSize right after connect). */
+  chunkSize: number;
+  /** Window Acknowledgement Size we announce and Set Peer Bandwidth we ask for (bytes). */
+  windowAckSize: number;
+  peerBandwidth: number;
+  limits: RtmpLimits;
+  /**
+   * A player whose socket holds more than this many unsent bytes stops receiving media until it has
+   * drained below `playerLowWaterBytes` and the next key frame arrives.
+   */
+  playerHighWaterBytes: number;
+  playerLowWaterBytes: number;
+  /** Version strings reported to clients (fmsVer, data.version, application.server). */
+  fmsVersion: string;
+  /** Capabilities number of the connect _result (FMS 3.5 sent 31). */
+  capabilities: number;
+  /** Answer encoder RPCs (releaseStream, FCPublish, FCUnpublish, FCSubscribe, getStreamLength) when the script does not define them. */
+  autoAnswerEncoderCalls: boolean;
+}
+
+export const defaultServerConfig: ServerConfig = {
+  appsDir: './applications',
+  host: '127.0.0.1',
+  port: 1935,
+  chunkSize: 4096,
+  windowAckSize: 2_500_000,
+  peerBandwidth: 2_500_000,
+  limits: {
+    maxMessageSize: 0xffffff,
+    maxChunkStreams: 64,
+    maxChunkSize: 0xffffff,
+    connectTimeoutSec: 30,
+  },
+  playerHighWaterBytes: 4 * 1024 * 1024,
+  playerLowWaterBytes: 256 * 1024,
+  fmsVersion: '3,5,7,7009',
+  capabilities: 31,
+  autoAnswerEncoderCalls: true,
+};
+
+export type PartialServerConfig = Partial<Omit<ServerConfig, 'limits'>> & { limits?: Partial<RtmpLimits> };
+
+function checkInt(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `${name} must be an integer in [${min}, ${max}], got ${v}`, { name, value: v });
+  }
+}
+
+export function resolveServerConfig(partial: PartialServerConfig = {}): ServerConfig {
+  const cfg: ServerConfig = {
+    ...defaultServerConfig,
+    ...stripUndefined(partial),
+    limits: { ...defaultServerConfig.limits, ...stripUndefined(partial.limits ?? {}) },
+  } as ServerConfig;
+  checkInt('port', cfg.port, 0, 65535);
+  checkInt('chunkSize', cfg.chunkSize, 128, 0xffffff);
+  checkInt('windowAckSize', cfg.windowAckSize, 1, 0x7fffffff);
+  checkInt('peerBandwidth', cfg.peerBandwidth, 1, 0x7fffffff);
+  checkInt('limits.maxMessageSize', cfg.limits.maxMessageSize, 1, 0xffffff);
+  checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
+  checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
+  if (cfg.playerLowWaterBytes > cfg.playerHighWaterBytes) {
+    throw new ConfigError('ERR_CONFIG_INVALID', 'playerLowWaterBytes must not exceed playerHighWaterBytes');
+  }
+  return cfg;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,319 @@
+/**
+ * One RTMP connection over a TCP socket, server or client side: handshake, chunk decoding and encoding,
+ * protocol control (RTMP spec 5.4: chunk size, acknowledgements, bandwidth) and user control pings
+ * (spec 6.2/7.1.7). Everything above it (commands, streams, shared objects) sees whole messages.
+ *
+ * Writes are queued and flushed once per event-loop turn by the write scheduler; `backlog` tells media
+ * fan-out how far behind this peer is so a slow player can be skipped to the next key frame instead of
+ * buffering without bound.
+ */
+import type { Socket } from 'node:net';
+import { ServerHandshake, ClientHandshake } from '../rtmp/handshake';
+import { ChunkDecoder } from '../rtmp/chunk-decoder';
+import { ChunkEncoder } from '../rtmp/chunk-encoder';
+import * as control from '../rtmp/control';
+import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/types';
+import type { RtmpLimits } from '../config';
+import { NetError, RtmpError, isSsasError, type SsasError } from '../errors';
+import { scheduleFlush, cancelFlush, type Flushable } from './write-scheduler';
+import { getLogger } from '../logger';
+
+const log = getLogger('net');
+
+export interface RtmpConnectionOptions {
+  role: 'server' | 'client';
+  limits: RtmpLimits;
+  /** Client role: use the plain (version 3, no digest) handshake. */
+  simpleHandshake?: boolean;
+}
+
+export interface ConnectionStats {
+  bytesIn: number;
+  bytesOut: number;
+  msgIn: number;
+  msgOut: number;
+  msgDropped: number;
+}
+
+let nextConnectionId = 1;
+
+export class RtmpConnection implements Flushable {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly role: 'server' | 'client';
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, msgIn: 0, msgOut: 0, msgDropped: 0 };
+
+  /** Called for every message except protocol control and ping traffic handled here. */
+  onMessage: (msg: RtmpMessage) => void = () => {};
+  /** Called once when the handshake completes. */
+  onReady: () => void = () => {};
+  /** Called once when the connection is gone; `err` says why when it was not a clean close. */
+  onClose: (err?: SsasError) => void = () => {};
+
+  #handshake: ServerHandshake | ClientHandshake | null;
+  #decoder: ChunkDecoder;
+  #encoder = new ChunkEncoder();
+  /** Buffers queued for the next flush. */
+  #queue: Buffer[] = [];
+  #queuedBytes = 0;
+  #closed = false;
+  #ready = false;
+  /** The peer's acknowledgement window: we must acknowledge after this many bytes. */
+  #peerWindow = 0;
+  #lastAckAt = 0;
+  /** Our own window as last announced to the peer. */
+  #announcedWindow = 0;
+  #pings = new Map<number, (rttMs: number) => void>();
+  #lastRtt = 0;
+
+  constructor(socket: Socket, opts: RtmpConnectionOptions) {
+    this.id = nextConnectionId++;
+    this.socket = socket;
+    this.role = opts.role;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = normalizeAddress(socket.localAddress);
+    this.localPort = socket.localPort ?? 0;
+    socket.setNoDelay(true);
+    this.#decoder = new ChunkDecoder({
+      maxMessageSize: opts.limits.maxMessageSize,
+      maxChunkStreams: opts.limits.maxChunkStreams,
+      maxChunkSize: opts.limits.maxChunkSize,
+      onMessage: (msg: RtmpMessage) => this.#onDecoded(msg),
+    });
+    if (opts.role === 'server') {
+      this.#handshake = new ServerHandshake();
+    } else {
+      const hs = new ClientHandshake({ simple: opts.simpleHandshake === true });
+      this.#handshake = hs;
+      this.#writeNow(hs.start());
+    }
+    socket.on('data', (buf: Buffer) => this.#onData(buf));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.#shutdown(new NetError(err.code === 'ECONNRESET' ? 'ERR_NET_RESET' : 'ERR_NET_SOCKET', err.message, { cause: err.code }));
+    });
+    socket.on('close', () => this.#shutdown());
+    socket.on('end', () => {
+      // Half-open sockets are useless for RTMP: finish our side too.
+      if (!this.#closed) socket.end();
+    });
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Unsent bytes for this peer: what we queued plus what the kernel has not taken yet. */
+  get backlog(): number {
+    return this.#queuedBytes + this.socket.writableLength;
+  }
+
+  get chunkSize(): number {
+    return this.#encoder.chunkSize;
+  }
+
+  /** Round trip time of the last answered ping, in ms. */
+  get pingRtt(): number {
+    return this.#lastRtt;
+  }
+
+  /** Encodes and queues one message (header compression per chunk stream). */
+  send(msg: RtmpMessage): void {
+    if (this.#closed) return;
+    this.#enqueue(this.#encoder.encode(msg));
+    this.stats.msgOut++;
+  }
+
+  /**
+   * Queues a message that was already chunked (format 0, self-contained) for many peers at once.
+   * The next message on that chunk stream is sent with a full header again.
+   */
+  sendPreChunked(buf: Buffer, csid: number): void {
+    if (this.#closed) return;
+    this.#encoder.resetChunkStream(csid);
+    this.#enqueue(buf);
+    this.stats.msgOut++;
+  }
+
+  /** Announces and switches our outgoing chunk size. */
+  setChunkSize(size: number): void {
+    this.send(control.setChunkSize(size));
+    this.#encoder.setChunkSize(size);
+  }
+
+  setWindowAckSize(size: number): void {
+    this.#announcedWindow = size;
+    this.send(control.windowAckSize(size));
+  }
+
+  setPeerBandwidth(size: number, limitType: number): void {
+    this.send(control.setPeerBandwidth(size, limitType));
+  }
+
+  sendUserControl(event: number, value: number, extra?: number): void {
+    this.send(control.userControl(event, value, extra));
+  }
+
+  /** Sends a PingRequest; resolves with the round trip in ms, or -1 if no answer within timeoutMs. */
+  ping(timeoutMs = 5000): Promise<number> {
+    if (this.#closed) return Promise.resolve(-1);
+    const stamp = (Date.now() & 0x7fffffff) >>> 0;
+    return new Promise((resolve) => {
+      const started = Date.now();
+      const timer = setTimeout(() => {
+        this.#pings.delete(stamp);
+        resolve(-1);
+      }, timeoutMs);
+      timer.unref?.();
+      this.#pings.set(stamp, () => {
+        clearTimeout(timer);
+        this.#lastRtt = Date.now() - started;
+        resolve(this.#lastRtt);
+      });
+      this.sendUserControl(UserControlEvent.PingRequest, stamp);
+    });
+  }
+
+  /** Flushes what is queued and closes gracefully. */
+  close(): void {
+    if (this.#closed) return;
+    this.flushQueued();
+    this.socket.end();
+    // A peer that never reads must not keep the socket forever.
+    const t = setTimeout(() => this.socket.destroy(), 2000);
+    t.unref?.();
+  }
+
+  /** Closes at once with an error (protocol violation, limit exceeded). */
+  destroy(err?: SsasError): void {
+    if (this.#closed) return;
+    this.socket.destroy();
+    this.#shutdown(err);
+  }
+
+  flushQueued(): void {
+    const q = this.#queue;
+    if (q.length === 0 || this.#closed) return;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (q.length === 1) {
+      this.#writeNow(q[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const b of q) this.#writeNow(b);
+    this.socket.uncork();
+  }
+
+  #enqueue(buf: Buffer): void {
+    this.#queue.push(buf);
+    this.#queuedBytes += buf.length;
+    scheduleFlush(this);
+  }
+
+  #writeNow(buf: Buffer): void {
+    this.stats.bytesOut += buf.length;
+    this.socket.write(buf);
+  }
+
+  #onData(buf: Buffer): void {
+    if (this.#closed) return;
+    this.stats.bytesIn += buf.length;
+    try {
+      if (this.#handshake) {
+        const r = this.#handshake.push(buf);
+        for (const out of r.send) this.#writeNow(out);
+        if (!r.done) return;
+        this.#handshake = null;
+        this.#ready = true;
+        this.onReady();
+        if (r.rest && r.rest.length > 0 && !this.#closed) this.#decoder.push(r.rest);
+        return;
+      }
+      this.#decoder.push(buf);
+      this.#maybeAcknowledge();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #fail(err: unknown): void {
+    const e = isSsasError(err)
+      ? err
+      : new RtmpError('ERR_RTMP_INTERNAL', `unexpected error while handling input: ${(err as Error)?.message ?? err}`);
+    log.warn(`connection ${this.id} from ${this.remoteAddress}:${this.remotePort} closed: ${e.code}: ${e.message}`);
+    this.destroy(e);
+  }
+
+  #maybeAcknowledge(): void {
+    if (this.#peerWindow <= 0) return;
+    const received = this.#decoder.bytesReceived;
+    if (received - this.#lastAckAt >= this.#peerWindow) {
+      this.#lastAckAt = received;
+      this.send(control.acknowledgement(received >>> 0));
+    }
+  }
+
+  #onDecoded(msg: RtmpMessage): void {
+    this.stats.msgIn++;
+    switch (msg.type) {
+      case MessageType.SetChunkSize:
+      case MessageType.Abort:
+      case MessageType.Acknowledgement:
+        return; // applied by the decoder / informational
+      case MessageType.WindowAckSize:
+        this.#peerWindow = control.parseWindowAckSize(msg);
+        return;
+      case MessageType.SetPeerBandwidth: {
+        const { size } = control.parseSetPeerBandwidth(msg);
+        if (size !== this.#announcedWindow) this.setWindowAckSize(size);
+        return;
+      }
+      case MessageType.UserControl: {
+        const ev = control.parseUserControl(msg);
+        if (ev.event === UserControlEvent.PingRequest) {
+          this.sendUserControl(UserControlEvent.PingResponse, ev.value);
+          return;
+        }
+        if (ev.event === UserControlEvent.PingResponse) {
+          this.#pings.get(ev.value)?.(0);
+          this.#pings.delete(ev.value);
+          return;
+        }
+        this.onMessage(msg);
+        return;
+      }
+      default:
+        this.onMessage(msg);
+    }
+  }
+
+  #shutdown(err?: SsasError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ready = false;
+    cancelFlush(this);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    for (const done of this.#pings.values()) done(-1);
+    this.#pings.clear();
+    try {
+      this.onClose(err);
+    } catch (e) {
+      log.error(`close handler of connection ${this.id} threw: ${(e as Error).message}`);
+    }
+  }
+}
+
+function normalizeAddress(a: string | undefined): string {
+  if (!a) return '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}

@@ -1,0 +1,200 @@
+/**
+ * The ssas server: listens for RTMP, maps connect requests onto application folders and their instances,
+ * and shuts everything down cleanly. Every sub-folder of the apps folder is an application, as on FMS.
+ */
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { resolveServerConfig, type PartialServerConfig, type ServerConfig } from '../config';
+import { getLogger } from '../logger';
+import { RtmpConnection } from '../net/rtmp-connection';
+import { DefaultLogic, type AppLogic } from './app-logic';
+import { AppInstance, type AppDefinition, type InstanceHost } from './app-instance';
+import type { ServerContext } from './server-context';
+import { ClientSession, type SessionStream } from './session';
+import type { LiveStream } from './live-stream';
+import type { RtmpMessage } from '../rtmp/types';
+import { NetError } from '../errors';
+
+const log = getLogger('server');
+
+/** Builds the logic of a new instance (script runtime or default). */
+export type LogicFactory = (instance: AppInstance, server: Server) => AppLogic | Promise<AppLogic>;
+
+/** Optional features layered on the core (recording/VOD, shared objects); each may leave a hook undefined. */
+export interface ServerFeature {
+  streamLength?(instance: AppInstance, name: string): Promise<number | null>;
+  playFile?(session: ClientSession, stream: SessionStream, name: string, start: number, len: number, reset: boolean): boolean;
+  onPublishStarted?(session: ClientSession, stream: SessionStream, live: LiveStream, mode: string): void;
+  onPublishStopped?(session: ClientSession, stream: SessionStream, live: LiveStream): void;
+  onSharedObjectMessage?(session: ClientSession, msg: RtmpMessage): boolean;
+  onInstanceCreated?(instance: AppInstance): void;
+}
+
+export interface ServerOptions extends PartialServerConfig {
+  logicFactory?: LogicFactory;
+  /** Seconds an idle instance stays loaded, when its Application.xml does not say (MaxAppIdleTime). */
+  defaultIdleTimeoutSec?: number;
+}
+
+export class Server implements ServerContext, InstanceHost {
+  readonly config: ServerConfig;
+  readonly instances = new Map<string, AppInstance>();
+  readonly sessions = new Set<ClientSession>();
+  readonly features: ServerFeature[] = [];
+  #net: NetServer | null = null;
+  #logicFactory: LogicFactory;
+  #creating = new Map<string, Promise<AppInstance>>();
+  #closing = false;
+  defaultIdleTimeoutSec: number;
+
+  constructor(opts: ServerOptions = {}) {
+    const { logicFactory, defaultIdleTimeoutSec, ...cfg } = opts;
+    this.config = resolveServerConfig(cfg);
+    this.config.appsDir = path.resolve(this.config.appsDir);
+    this.#logicFactory = logicFactory ?? (() => new DefaultLogic());
+    this.defaultIdleTimeoutSec = defaultIdleTimeoutSec ?? 60;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(): Promise<{ host: string; port: number; url: string }> {
+    return new Promise((resolve, reject) => {
+      const srv = createServer((socket) => this.#accept(socket));
+      srv.on('error', (err: NodeJS.ErrnoException) => {
+        reject(new NetError(err.code === 'EADDRINUSE' ? 'ERR_NET_ADDRESS_IN_USE' : 'ERR_NET_LISTEN', err.message));
+      });
+      srv.listen(this.config.port, this.config.host, () => {
+        const addr = srv.address() as AddressInfo;
+        this.#net = srv;
+        const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+        resolve({ host: this.config.host, port: addr.port, url: `rtmp://${host}:${addr.port}` });
+      });
+    });
+  }
+
+  get port(): number {
+    const a = this.#net?.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  get url(): string {
+    return `rtmp://${this.config.host}:${this.port}`;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new RtmpConnection(socket, { role: 'server', limits: this.config.limits });
+    const session = new ClientSession(conn, this);
+    this.sessions.add(session);
+    session.onClosed = () => this.sessions.delete(session);
+  }
+
+  // ----- applications -------------------------------------------------------------------------------------
+
+  async findApplication(name: string): Promise<AppDefinition | null> {
+    if (!/^[^/\\:*?"<>|]+$/.test(name) || name.startsWith('.')) return null;
+    const dir = path.join(this.config.appsDir, name);
+    try {
+      const st = await fsp.stat(dir);
+      return st.isDirectory() ? { name, dir } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Lists the applications (sub-folders) of the apps folder. */
+  async listApplications(): Promise<AppDefinition[]> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fsp.readdir(this.config.appsDir, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => ({ name: e.name, dir: path.join(this.config.appsDir, e.name) }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async getInstance(app: AppDefinition, instanceName: string): Promise<AppInstance> {
+    const key = `${app.name}/${instanceName}`;
+    const existing = this.instances.get(key);
+    if (existing && existing.state !== 'stopping' && existing.state !== 'stopped') return existing;
+    let creating = this.#creating.get(key);
+    if (!creating) {
+      creating = (async () => {
+        const instance = new AppInstance(this, app, instanceName, new DefaultLogic());
+        instance.logic = await this.#logicFactory(instance, this);
+        this.instances.set(key, instance);
+        for (const f of this.features) f.onInstanceCreated?.(instance);
+        log.info(`instance ${key} created`);
+        return instance;
+      })().finally(() => this.#creating.delete(key));
+      this.#creating.set(key, creating);
+    }
+    return creating;
+  }
+
+  idleTimeoutSec(instance: AppInstance): number {
+    void instance;
+    return this.defaultIdleTimeoutSec;
+  }
+
+  instanceUnloaded(instance: AppInstance): void {
+    if (this.instances.get(instance.name) === instance) this.instances.delete(instance.name);
+  }
+
+  // ----- feature hooks ------------------------------------------------------------------------------------
+
+  async streamLength(instance: AppInstance, name: string): Promise<number> {
+    for (const f of this.features) {
+      const v = await f.streamLength?.(instance, name);
+      if (typeof v === 'number') return v;
+    }
+    return 0;
+  }
+
+  playFile(session: ClientSession, stream: SessionStream, name: string, start: number, len: number, reset: boolean): boolean {
+    for (const f of this.features) if (f.playFile?.(session, stream, name, start, len, reset)) return true;
+    return false;
+  }
+
+  onPublishStarted(session: ClientSession, stream: SessionStream, live: LiveStream, mode: string): void {
+    for (const f of this.features) f.onPublishStarted?.(session, stream, live, mode);
+    session.instance?.logic.onPublish(session, live);
+  }
+
+  onPublishStopped(session: ClientSession, stream: SessionStream, live: LiveStream): void {
+    for (const f of this.features) f.onPublishStopped?.(session, stream, live);
+    if (session.instance?.running) session.instance.logic.onUnpublish(session, live);
+  }
+
+  onSharedObjectMessage(session: ClientSession, msg: RtmpMessage): void {
+    for (const f of this.features) if (f.onSharedObjectMessage?.(session, msg)) return;
+    log.debug(`${session.label}: shared object message ignored (no shared object support loaded)`);
+  }
+
+  // ----- shutdown -----------------------------------------------------------------------------------------
+
+  /**
+   * Stops accepting, unloads every instance with Application.Shutdown (clients get
+   * NetConnection.Connect.AppShutdown, recordings are closed), closes remaining sockets.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const net = this.#net;
+    this.#net = null;
+    const closed = net ? new Promise<void>((r) => net.close(() => r())) : Promise.resolve();
+    await Promise.all(Array.from(this.instances.values()).map((i) => i.unload('Application.Shutdown').catch(() => false)));
+    for (const s of Array.from(this.sessions)) s.disconnect();
+    // Give sockets a moment to flush their last messages before the listener is gone.
+    const deadline = Date.now() + 2000;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of Array.from(this.sessions)) s.conn.destroy();
+    await closed;
+  }
+}

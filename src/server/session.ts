@@ -1,0 +1,914 @@
+/**
+ * One client connection as FMS sees it: the NetConnection commands (connect, createStream, calls), its
+ * NetStreams (publish, play, pause...) and the server-to-client calls made through Client.call. The session
+ * turns RTMP messages into application events and application decisions into RTMP messages; media goes
+ * straight between the publisher's session and the LiveStream without touching the script.
+ *
+ * Command names and status codes follow ssas-api.md sections 9 and 11; the connect reply follows FMS 3.5.
+ */
+import type { AmfValue } from '../amf';
+import { isSsasError, RtmpError, type SsasError } from '../errors';
+import { getLogger } from '../logger';
+import { splitAggregate } from '../rtmp/aggregate';
+import {
+  commandMessage,
+  dataMessage,
+  decodeCommand,
+  decodeData,
+  info,
+  type Command,
+  type InfoObject,
+} from '../rtmp/command';
+import * as control from '../rtmp/control';
+import { MessageType, PeerBandwidthLimit, UserControlEvent, type RtmpMessage } from '../rtmp/types';
+import type { RtmpConnection } from '../net/rtmp-connection';
+import { Client, newClientId } from '../host/client';
+import { accessAllows } from '../host/access';
+import type { AppInstance } from './app-instance';
+import {
+  csidFor,
+  liveKey,
+  splitStreamName,
+  type LiveMessage,
+  type LivePublisher,
+  type LiveStream,
+  type LiveSubscriber,
+} from './live-stream';
+import { Status } from './status';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-info';
+import type { ServerContext } from './server-context';
+
+const log = getLogger('session');
+
+/** Methods FMS handles natively and never dispatches to a script (ssas-api.md 3.2, dispatch rule 4). */
+const RESERVED = new Set([
+  'connect',
+  'createStream',
+  'deleteStream',
+  'closeStream',
+  'play',
+  'play2',
+  'publish',
+  'pause',
+  'pauseRaw',
+  'seek',
+  'receiveAudio',
+  'receiveVideo',
+  'getBandwidthLimit',
+  'setBandwidthLimit',
+  'getStats',
+  'ping',
+]);
+
+/** Encoder/player conveniences answered by the server when the script does not define them. */
+const ENCODER_CALLS = new Set(['releaseStream', 'FCPublish', 'FCUnpublish', 'FCSubscribe', 'FCUnsubscribe', 'getStreamLength']);
+
+/** Commands a pending client may send that we keep until it is accepted (bounded). */
+const MAX_QUEUED_WHILE_PENDING = 256;
+
+export type SessionState = 'new' | 'pending' | 'connected' | 'closed';
+
+interface PendingCall {
+  resolve: (outcome: { ok: true; value: AmfValue } | { ok: false; info: AmfValue }) => void;
+}
+
+export class ClientSession {
+  readonly conn: RtmpConnection;
+  readonly ctx: ServerContext;
+  state: SessionState = 'new';
+  instance: AppInstance | null = null;
+  client: Client | null = null;
+  objectEncoding = 0;
+  /** The connect transaction id, answered on accept/reject. */
+  #connectTxn = 1;
+  readonly streams = new Map<number, SessionStream>();
+  #nextStreamId = 1;
+  #nextTxn = 1;
+  readonly #pendingCalls = new Map<number, PendingCall>();
+  #queued: RtmpMessage[] = [];
+  #connectTimer: NodeJS.Timeout | null = null;
+  /** Called after the session closed (server bookkeeping). */
+  onClosed: () => void = () => {};
+
+  constructor(conn: RtmpConnection, ctx: ServerContext) {
+    this.conn = conn;
+    this.ctx = ctx;
+    conn.onMessage = (msg) => this.#onMessage(msg);
+    conn.onClose = (err) => this.#onClose(err);
+    this.#connectTimer = setTimeout(() => {
+      if (this.state === 'new') {
+        log.info(`${this.label}: no connect within ${ctx.config.limits.connectTimeoutSec}s, closing`);
+        this.conn.destroy(new RtmpError('ERR_RTMP_CONNECT_TIMEOUT', 'no connect command in time'));
+      }
+    }, ctx.config.limits.connectTimeoutSec * 1000);
+    this.#connectTimer.unref?.();
+  }
+
+  get label(): string {
+    return `${this.conn.remoteAddress}:${this.conn.remotePort}${this.client ? ` (${this.client.id})` : ''}`;
+  }
+
+  get clientId(): string | undefined {
+    return this.client?.id;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Incoming messages
+
+  #onMessage(msg: RtmpMessage): void {
+    if (this.#isClosed()) return;
+    try {
+      this.#dispatch(msg);
+    } catch (err) {
+      this.#protocolError(err);
+    }
+  }
+
+  #protocolError(err: unknown): void {
+    const e: SsasError = isSsasError(err)
+      ? err
+      : new RtmpError('ERR_RTMP_INTERNAL', `internal error: ${(err as Error)?.stack ?? err}`);
+    log.warn(`${this.label}: closing on ${e.code}: ${e.message}`);
+    this.conn.destroy(e);
+  }
+
+  #dispatch(msg: RtmpMessage): void {
+    if (this.state === 'pending' && msg.type !== MessageType.UserControl) {
+      // FMS: a pending client can neither send nor receive until accepted. Keep its requests for later.
+      if (this.#queued.length >= MAX_QUEUED_WHILE_PENDING) {
+        throw new RtmpError('ERR_RTMP_PENDING_OVERFLOW', 'too many messages from a client whose connection is pending');
+      }
+      this.#queued.push(msg);
+      return;
+    }
+    switch (msg.type) {
+      case MessageType.CommandAmf0:
+      case MessageType.CommandAmf3:
+        this.#onCommand(msg, decodeCommand(msg));
+        return;
+      case MessageType.DataAmf0:
+      case MessageType.DataAmf3:
+        this.#requireConnected();
+        this.#onData(msg);
+        return;
+      case MessageType.Audio:
+      case MessageType.Video:
+        this.#requireConnected();
+        this.streams.get(msg.streamId)?.onMedia(msg);
+        return;
+      case MessageType.Aggregate:
+        this.#requireConnected();
+        for (const sub of splitAggregate(msg)) this.#dispatch(sub);
+        return;
+      case MessageType.UserControl: {
+        const ev = control.parseUserControl(msg);
+        if (ev.event === UserControlEvent.SetBufferLength) {
+          this.streams.get(ev.value)?.setClientBufferLength(ev.extra ?? 0);
+        }
+        return;
+      }
+      case MessageType.SharedObjectAmf0:
+      case MessageType.SharedObjectAmf3:
+        this.#requireConnected();
+        this.ctx.onSharedObjectMessage(this, msg);
+        return;
+      default:
+        log.debug(`${this.label}: ignoring message type ${msg.type}`);
+    }
+  }
+
+  /** Re-reads the state after an await (TypeScript narrows `state` across awaits otherwise). */
+  #isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  #requireConnected(): void {
+    if (this.state !== 'connected') throw new RtmpError('ERR_RTMP_NOT_CONNECTED', 'message before a successful connect');
+  }
+
+  #onCommand(msg: RtmpMessage, cmd: Command): void {
+    if (cmd.name === 'connect') {
+      if (this.state !== 'new') throw new RtmpError('ERR_RTMP_DUPLICATE_CONNECT', 'connect sent twice');
+      void this.#onConnect(cmd);
+      return;
+    }
+    this.#requireConnected();
+    if (msg.streamId !== 0) {
+      const stream = this.streams.get(msg.streamId);
+      if (!stream) {
+        log.debug(`${this.label}: ${cmd.name} on unknown stream ${msg.streamId}`);
+        return;
+      }
+      this.#onStreamCommand(stream, cmd);
+      return;
+    }
+    switch (cmd.name) {
+      case '_result':
+      case '_error':
+        this.#onCallResponse(cmd);
+        return;
+      case 'createStream': {
+        const id = this.#allocateStreamId();
+        this.streams.set(id, new SessionStream(this, id));
+        this.sendResult(cmd.transactionId, null, id);
+        return;
+      }
+      case 'deleteStream':
+      case 'closeStream': {
+        const id = typeof cmd.args[0] === 'number' ? cmd.args[0] : -1;
+        const stream = this.streams.get(id);
+        if (stream) {
+          stream.close();
+          if (cmd.name === 'deleteStream') this.streams.delete(id);
+        }
+        return;
+      }
+      case 'publish':
+      case 'play':
+      case 'play2':
+        // Some clients (old librtmp) send these on stream 0 after createStream returned 1.
+        if (this.streams.size > 0) this.#onStreamCommand(Array.from(this.streams.values()).pop()!, cmd);
+        return;
+      default:
+        if (RESERVED.has(cmd.name)) {
+          this.#answerError(cmd.transactionId, Status.callFailed(`Method not found (${cmd.name}).`));
+          return;
+        }
+        void this.#onCall(cmd);
+    }
+  }
+
+  #allocateStreamId(): number {
+    while (this.streams.has(this.#nextStreamId)) this.#nextStreamId++;
+    return this.#nextStreamId++;
+  }
+
+  async #onCall(cmd: Command): Promise<void> {
+    const instance = this.instance!;
+    let outcome;
+    try {
+      outcome = await instance.logic.onCall(this, cmd.name, cmd.args);
+    } catch (err) {
+      outcome = { kind: 'error' as const, info: Status.callFailed((err as Error).message) };
+    }
+    if (this.state !== 'connected') return;
+    if (outcome.kind === 'notFound' && ENCODER_CALLS.has(cmd.name) && this.ctx.config.autoAnswerEncoderCalls) {
+      outcome = await this.#answerEncoderCall(cmd);
+    }
+    if (outcome.kind === 'result') {
+      if (cmd.transactionId > 0) this.sendResult(cmd.transactionId, null, outcome.value);
+    } else if (outcome.kind === 'error') {
+      this.#answerError(cmd.transactionId, outcome.info);
+    } else {
+      this.#answerError(cmd.transactionId, Status.callFailed(`Method not found (${cmd.name}).`));
+    }
+  }
+
+  /** What FMS's sample live/vod main.asc did for encoders; used when the script has no such method. */
+  async #answerEncoderCall(cmd: Command): Promise<{ kind: 'result'; value: AmfValue }> {
+    const name = typeof cmd.args[0] === 'string' ? cmd.args[0] : '';
+    switch (cmd.name) {
+      case 'FCPublish':
+        this.call('onFCPublish', null, [info('status', 'NetStream.Publish.Start', name)]);
+        break;
+      case 'FCUnpublish': {
+        this.call('onFCUnpublish', null, [info('status', 'NetStream.Unpublish.Success', name)]);
+        const key = liveKey(splitStreamName(name).name);
+        for (const s of this.streams.values()) if (s.publishingKey === key) s.stopPublishing();
+        break;
+      }
+      case 'FCSubscribe':
+        this.call('onFCSubscribe', null, [info('status', 'NetStream.Play.Start', name)]);
+        break;
+      case 'getStreamLength':
+        return { kind: 'result', value: await this.ctx.streamLength(this.instance!, name) };
+    }
+    return { kind: 'result', value: null };
+  }
+
+  #onCallResponse(cmd: Command): void {
+    const pending = this.#pendingCalls.get(cmd.transactionId);
+    if (!pending) return;
+    this.#pendingCalls.delete(cmd.transactionId);
+    const value = cmd.args.length > 0 ? cmd.args[0] : cmd.commandObject;
+    pending.resolve(cmd.name === '_result' ? { ok: true, value: value ?? null } : { ok: false, info: value ?? null });
+  }
+
+  #onStreamCommand(stream: SessionStream, cmd: Command): void {
+    const a = cmd.args;
+    switch (cmd.name) {
+      case 'publish':
+        stream.publish(a[0], typeof a[1] === 'string' ? a[1] : 'live');
+        return;
+      case 'play':
+        stream.play(a[0], num(a[1], -2), num(a[2], -1), a.length > 3 ? a[3] : true);
+        return;
+      case 'play2':
+        stream.play2(a[0]);
+        return;
+      case 'pause':
+      case 'pauseRaw':
+        stream.pause(a[0] === true, num(a[1], 0));
+        return;
+      case 'seek':
+        stream.seek(num(a[0], 0));
+        return;
+      case 'receiveAudio':
+        stream.receiveAudio = a[0] !== false;
+        return;
+      case 'receiveVideo':
+        stream.setReceiveVideo(a[0] !== false);
+        return;
+      case 'closeStream':
+        stream.close();
+        return;
+      case 'deleteStream':
+        stream.close();
+        this.streams.delete(stream.id);
+        return;
+      default:
+        // Stream-level calls other than these are not defined by FMS; answer politely.
+        this.#answerError(cmd.transactionId, Status.callFailed(`Method not found (${cmd.name}).`));
+    }
+  }
+
+  #onData(msg: RtmpMessage): void {
+    const stream = this.streams.get(msg.streamId);
+    if (!stream) return;
+    stream.onData(msg, decodeData(msg));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // connect
+
+  async #onConnect(cmd: Command): Promise<void> {
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+    this.#connectTxn = cmd.transactionId || 1;
+    const obj = (typeof cmd.commandObject === 'object' && cmd.commandObject !== null ? cmd.commandObject : {}) as Record<
+      string,
+      AmfValue
+    >;
+    const str = (k: string): string => (typeof obj[k] === 'string' ? (obj[k] as string) : '');
+    const encoding = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0;
+    this.state = 'pending';
+    const cfg = this.ctx.config;
+    this.conn.setWindowAckSize(cfg.windowAckSize);
+    this.conn.setPeerBandwidth(cfg.peerBandwidth, PeerBandwidthLimit.Dynamic);
+    this.conn.sendUserControl(UserControlEvent.StreamBegin, 0);
+    this.conn.setChunkSize(cfg.chunkSize);
+
+    if (encoding !== 0 && encoding !== 3) {
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Unsupported objectEncoding ${encoding}.`));
+      return;
+    }
+    this.objectEncoding = encoding;
+    const target = parseAppPath(str('app'));
+    if (!target) {
+      this.#rejectRaw(Status.connectInvalidApp('[ Server.Reject ] : Application name is missing.'));
+      return;
+    }
+    const def = await this.ctx.findApplication(target.app);
+    if (this.#isClosed()) return;
+    if (!def) {
+      this.#rejectRaw(
+        Status.connectInvalidApp(
+          `[ Server.Reject ] : (_defaultRoot_, _defaultVHost_) : Application (${target.app}) is not defined.`,
+        ),
+      );
+      return;
+    }
+    this.client = new Client({
+      id: newClientId(),
+      ip: this.conn.remoteAddress,
+      agent: str('flashVer'),
+      referrer: str('swfUrl'),
+      pageUrl: str('pageUrl'),
+      uri: str('tcUrl'),
+      protocol: 'rtmp',
+      objectEncoding: encoding,
+      farAddress: `${this.conn.remoteAddress}:${this.conn.remotePort}`,
+      nearAddress: `${this.conn.localAddress}:${this.conn.localPort}`,
+      secure: false,
+      connectObject: obj,
+    });
+    let instance: AppInstance;
+    try {
+      instance = await this.ctx.getInstance(def, target.instance);
+      if (this.#isClosed()) return;
+      instance.attach(this);
+      this.instance = instance;
+      await instance.load();
+    } catch (err) {
+      if (this.instance) this.instance.detach(this);
+      this.instance = null;
+      const why = isSsasError(err) ? err.message : String(err);
+      log.warn(`${this.label}: application ${target.app}/${target.instance} failed to start: ${why}`);
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Application (${target.app}) failed to start: ${why}`));
+      return;
+    }
+    if (this.#isClosed()) return;
+    try {
+      instance.logic.onConnect(this, cmd.args);
+    } catch (err) {
+      log.warn(`${this.label}: onConnect failed: ${(err as Error).message}`);
+      this.reject({ message: (err as Error).message });
+    }
+  }
+
+  /** Accepts a pending connection (application.acceptConnection). Returns false when not pending. */
+  accept(): boolean {
+    if (this.state !== 'pending' || !this.client || !this.instance) return false;
+    this.state = 'connected';
+    this.instance.accepted(this);
+    const cfg = this.ctx.config;
+    this.sendCommand(
+      0,
+      '_result',
+      this.#connectTxn,
+      { fmsVer: `FMS/${cfg.fmsVersion}`, capabilities: cfg.capabilities, mode: 1 },
+      [Status.connectSuccess(this.objectEncoding, cfg.fmsVersion, this.client.id)],
+    );
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const m of queued) this.#onMessage(m);
+    return true;
+  }
+
+  /** Rejects a pending connection; `application` reaches the client as info.application. */
+  reject(application?: AmfValue, description = 'Connection failed.'): boolean {
+    if (this.state !== 'pending') return false;
+    this.instance?.rejected();
+    this.#rejectRaw(Status.connectRejected(description, application === undefined ? undefined : application));
+    return true;
+  }
+
+  /** Rejects with a redirect (FMS 3+): `ex.code` 302 and `ex.redirect`. */
+  redirect(url: string, description?: string, application?: AmfValue): boolean {
+    if (this.state !== 'pending') return false;
+    this.instance?.rejected();
+    const inf = Status.connectRejected(description ?? 'Connection failed.', application);
+    inf.ex = { code: 302, redirect: url };
+    this.#rejectRaw(inf);
+    return true;
+  }
+
+  #rejectRaw(inf: InfoObject): void {
+    this.sendCommand(0, '_error', this.#connectTxn, null, [inf]);
+    this.state = 'closed';
+    this.#queued = [];
+    this.conn.close();
+    this.#teardown();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Sending
+
+  sendCommand(streamId: number, name: string, txn: number, cmdObj: AmfValue, args: readonly AmfValue[]): boolean {
+    if (this.conn.closed) return false;
+    let msg: RtmpMessage;
+    try {
+      msg = commandMessage(streamId, name, txn, cmdObj, args, { objectEncoding: this.objectEncoding });
+    } catch (err) {
+      this.#encodeFailure(err, name);
+      return false;
+    }
+    this.conn.send(msg);
+    return true;
+  }
+
+  sendData(streamId: number, timestamp: number, values: readonly AmfValue[]): boolean {
+    if (this.conn.closed) return false;
+    let msg: RtmpMessage;
+    try {
+      msg = dataMessage(streamId, timestamp, values, { objectEncoding: this.objectEncoding });
+    } catch (err) {
+      this.#encodeFailure(err, String(values[0]));
+      return false;
+    }
+    this.conn.send(msg);
+    return true;
+  }
+
+  #encodeFailure(err: unknown, what: string): void {
+    if (isSsasError(err) && err.code === 'ERR_AMF_AMF3_ONLY') {
+      // FMS 3 blended mode: an AMF0 client that would need AMF3-only data is disconnected (and it is logged).
+      log.warn(`${this.label}: disconnecting AMF0 client: ${what} needs AMF3 (${err.message})`);
+      this.conn.destroy(err);
+      return;
+    }
+    throw err;
+  }
+
+  sendResult(txn: number, cmdObj: AmfValue, value: AmfValue): void {
+    this.sendCommand(0, '_result', txn, cmdObj, [value]);
+  }
+
+  #answerError(txn: number, inf: InfoObject): void {
+    if (txn > 0) this.sendCommand(0, '_error', txn, null, [inf]);
+  }
+
+  sendStatus(streamId: number, inf: InfoObject): void {
+    this.sendCommand(streamId, 'onStatus', 0, null, [inf]);
+  }
+
+  /**
+   * Calls a method on the client's NetConnection (Client.call). Returns a promise of the outcome when a
+   * result is wanted, else null. `method` may be "path/method" as FMS allows; it is sent as is.
+   */
+  call(
+    method: string,
+    wantResult: boolean | null,
+    args: readonly AmfValue[],
+  ): Promise<{ ok: true; value: AmfValue } | { ok: false; info: AmfValue }> | null {
+    if (this.state !== 'connected' && this.state !== 'pending') return null;
+    if (!wantResult) {
+      this.sendCommand(0, method, 0, null, args);
+      return null;
+    }
+    const txn = this.#nextTxn++;
+    return new Promise((resolve) => {
+      this.#pendingCalls.set(txn, { resolve });
+      if (!this.sendCommand(0, method, txn, null, args)) {
+        this.#pendingCalls.delete(txn);
+        resolve({ ok: false, info: Status.callFailed('Connection closed.') });
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Closing
+
+  /** application.disconnect(): closes the connection; the client sees NetConnection.Connect.Closed. */
+  disconnect(): void {
+    this.conn.close();
+  }
+
+  /** The instance is unloading: tell the client (NetConnection.Connect.AppShutdown) and close. */
+  appShutdown(description?: string): void {
+    if (this.#isClosed()) return;
+    if (this.state === 'connected') this.sendStatus(0, Status.connectAppShutdown(description));
+    this.conn.close();
+    this.#teardown(false);
+  }
+
+  #onClose(err?: SsasError): void {
+    if (err) log.debug(`${this.label}: connection closed: ${err.code}`);
+    this.#teardown();
+  }
+
+  #teardown(notifyApp = true): void {
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    for (const s of this.streams.values()) s.close(false);
+    this.streams.clear();
+    for (const p of this.#pendingCalls.values()) p.resolve({ ok: false, info: Status.callFailed('Connection closed.') });
+    this.#pendingCalls.clear();
+    const instance = this.instance;
+    if (instance && instance.sessions.has(this)) {
+      if (wasConnected && notifyApp && instance.running) {
+        try {
+          instance.logic.onDisconnect(this);
+        } catch (err) {
+          log.warn(`onDisconnect failed: ${(err as Error).message}`);
+        }
+      }
+      instance.detach(this);
+    }
+    this.onClosed();
+  }
+}
+
+function num(v: AmfValue, dflt: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
+}
+
+/**
+ * FMS URI rules: "app[/instance...]" with optional query string; the instance may have several levels;
+ * no instance means "_definst_".
+ */
+export function parseAppPath(raw: string): { app: string; instance: string; query: string } | null {
+  const q = raw.indexOf('?');
+  const query = q >= 0 ? raw.slice(q + 1) : '';
+  const path = (q >= 0 ? raw.slice(0, q) : raw).replace(/\\/g, '/');
+  const parts = path.split('/').filter((p) => p !== '');
+  if (parts.length === 0) return null;
+  const app = parts[0]!;
+  if (app === '.' || app === '..') return null;
+  const inst = parts.slice(1).filter((p) => p !== '.' && p !== '..');
+  return { app, instance: inst.length > 0 ? inst.join('/') : '_definst_', query };
+}
+
+// ===========================================================================================================
+
+/** A NetStream of the client (an id given by createStream): publishing, playing live, or playing a file. */
+export class SessionStream implements LiveSubscriber, LivePublisher {
+  readonly session: ClientSession;
+  readonly id: number;
+  readonly kind = 'client' as const;
+  receiveAudio = true;
+  receiveVideo = true;
+  /** Milliseconds the client asked to buffer (UserControl SetBufferLength). */
+  clientBufferMs = 0;
+
+  // Publishing
+  #publishing: LiveStream | null = null;
+  #publishName = '';
+  publishMode = 'live';
+
+  // Playing (live)
+  #playing: LiveStream | null = null;
+  #playName = '';
+  #paused = false;
+  /** Dropping media until the next key frame (after a pause, a backlog, or receiveVideo(true)). */
+  #waitKeyframe = false;
+  #vod: { close(): void; pause(p: boolean): void; seek(ms: number): void } | null = null;
+
+  constructor(session: ClientSession, id: number) {
+    this.session = session;
+    this.id = id;
+  }
+
+  get label(): string {
+    return `${this.session.label} stream ${this.id} (${this.#publishName || this.#playName})`;
+  }
+
+  get publishingKey(): string | null {
+    return this.#publishing ? this.#publishing.name : null;
+  }
+
+  get livePublished(): LiveStream | null {
+    return this.#publishing;
+  }
+
+  setClientBufferLength(ms: number): void {
+    this.clientBufferMs = ms;
+  }
+
+  // ----- publish -----------------------------------------------------------------------------------------
+
+  publish(rawName: AmfValue, mode: string): void {
+    const s = this.session;
+    if (rawName === false || rawName === null || rawName === undefined || rawName === '') {
+      this.stopPublishing();
+      return;
+    }
+    const { name, query } = splitStreamName(String(rawName));
+    const client = s.client!;
+    if (this.#publishing) this.stopPublishing(false);
+    if (!client.canWrite(name)) {
+      s.sendStatus(this.id, Status.publishFailed(name, `No permission to publish ${name}.`, client.id));
+      return;
+    }
+    const key = liveKey(name);
+    const live = s.instance!.streams.getOrCreate(key);
+    if (live.publisher !== null) {
+      s.sendStatus(this.id, Status.publishBadName(name, client.id));
+      s.instance!.streams.release(live);
+      return;
+    }
+    this.#publishing = live;
+    this.#publishName = name;
+    this.publishMode = mode;
+    live.startPublishing(this, query);
+    s.conn.sendUserControl(UserControlEvent.StreamBegin, this.id);
+    s.sendStatus(this.id, Status.publishStart(name, client.id));
+    try {
+      s.ctx.onPublishStarted(s, this, live, mode);
+    } catch (err) {
+      log.warn(`${this.label}: publish hook failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops publishing; `notify` sends Unpublish.Success to the client. */
+  stopPublishing(notify = true): void {
+    const live = this.#publishing;
+    if (!live) return;
+    this.#publishing = null;
+    const s = this.session;
+    live.stopPublishing(this);
+    try {
+      s.ctx.onPublishStopped(s, this, live);
+    } catch (err) {
+      log.warn(`${this.label}: unpublish hook failed: ${(err as Error).message}`);
+    }
+    if (notify) s.sendStatus(this.id, Status.unpublishSuccess(this.#publishName, s.clientId));
+    s.instance?.streams.release(live);
+  }
+
+  /** The server took the name over (Stream.play on the server outranks clients). */
+  forceUnpublish(reason: string): void {
+    log.info(`${this.label}: forced to unpublish: ${reason}`);
+    this.stopPublishing(true);
+  }
+
+  onMedia(msg: RtmpMessage): void {
+    const live = this.#publishing;
+    if (!live) return;
+    live.push(msg.type as 8 | 9, msg.timestamp, msg.payload);
+  }
+
+  onData(msg: RtmpMessage, data: { name: string; args: AmfValue[] }): void {
+    const live = this.#publishing;
+    if (!live) return;
+    if (data.name === '@setDataFrame' || data.name === '@clearDataFrame') {
+      const handler = typeof data.args[0] === 'string' ? data.args[0] : '';
+      if (handler === '') return;
+      if (data.name === '@clearDataFrame') {
+        live.setDataFrame(handler, null, null, msg.timestamp);
+        return;
+      }
+      const values = [handler, ...data.args.slice(1)];
+      // Re-encode without the @setDataFrame wrapper: players receive a plain onMetaData data message.
+      const payload = dataMessage(0, 0, values, { objectEncoding: 0 }).payload;
+      live.setDataFrame(handler, values, payload, msg.timestamp);
+      return;
+    }
+    // Any other data message (NetStream.send of the publisher) goes to players as it came, AMF0-framed.
+    const payload = msg.type === MessageType.DataAmf3 ? msg.payload.subarray(1) : msg.payload;
+    live.push(TAG_SCRIPT, msg.timestamp, payload);
+  }
+
+  // ----- play ---------------------------------------------------------------------------------------------
+
+  play(rawName: AmfValue, start: number, len: number, reset: AmfValue): void {
+    const s = this.session;
+    const client = s.client!;
+    if (rawName === false || rawName === null || rawName === undefined || rawName === '') {
+      this.stopPlaying(true);
+      return;
+    }
+    const { name } = splitStreamName(String(rawName));
+    const doReset = reset !== false && reset !== 0;
+    if (!client.canRead(name)) {
+      s.sendStatus(this.id, Status.playFailed(name, `No permission to play ${name}.`, client.id));
+      return;
+    }
+    this.stopPlaying(false);
+    this.#playName = name;
+    const key = liveKey(name);
+    const live = s.instance!.streams.get(key);
+    const liveNow = live?.isPublishing === true;
+    if (start >= 0 || (start === -2 && !liveNow) || start < -2) {
+      // Recorded playback is tried first for start >= 0, and for -2 when nobody publishes the name.
+      const handled = s.ctx.playFile(s, this, name, start < -2 ? -2 : start, len, doReset);
+      if (handled) return;
+      if (start >= 0) {
+        s.sendStatus(this.id, Status.playStreamNotFound(name, client.id));
+        return;
+      }
+    }
+    this.#startLive(s.instance!.streams.getOrCreate(key), name, doReset);
+  }
+
+  play2(params: AmfValue): void {
+    // play2 transitions (dynamic streaming): switch to params.streamName, resetting when asked.
+    if (typeof params !== 'object' || params === null) return;
+    const p = params as Record<string, AmfValue>;
+    const name = typeof p.streamName === 'string' ? p.streamName : '';
+    if (name === '') return;
+    const start = typeof p.start === 'number' ? p.start : -2;
+    const len = typeof p.len === 'number' ? p.len : -1;
+    const transition = typeof p.transition === 'string' ? p.transition : 'switch';
+    if (transition === 'stop') {
+      this.stopPlaying(true);
+      return;
+    }
+    this.play(name, start, len, transition !== 'append' && transition !== 'appendAndWait');
+    if (transition === 'switch' || transition === 'swap') {
+      this.session.sendStatus(this.id, info('status', 'NetStream.Play.Switch', `Switched to ${name}.`, { details: name }));
+      this.session.sendData(this.id, 0, [
+        'onPlayStatus',
+        info('status', 'NetStream.Play.TransitionComplete', undefined, { details: name }),
+      ]);
+    }
+  }
+
+  #startLive(live: LiveStream, name: string, reset: boolean): void {
+    const s = this.session;
+    const cid = s.clientId;
+    this.#playing = live;
+    this.#paused = false;
+    this.#waitKeyframe = false;
+    s.conn.sendUserControl(UserControlEvent.StreamBegin, this.id);
+    if (reset) s.sendStatus(this.id, Status.playReset(name, cid));
+    s.sendStatus(this.id, Status.playStart(name, cid));
+    this.#sendSampleAccess(name);
+    if (live.isPublishing) {
+      s.sendStatus(this.id, Status.playPublishNotify(name, cid));
+      this.#sendStartup(live);
+    }
+    live.subscribe(this);
+  }
+
+  #sendSampleAccess(name: string): void {
+    const c = this.session.client!;
+    this.session.sendData(this.id, 0, ['|RtmpSampleAccess', accessAllows(c.audioSampleAccess, name), accessAllows(c.videoSampleAccess, name)]);
+  }
+
+  #sendStartup(live: LiveStream): void {
+    const startup = live.startupMessages();
+    // Without cached video the player starts at the next key frame.
+    this.#waitKeyframe = live.videoSequenceHeader !== null && !startup.some((m) => m.keyframe);
+    for (const m of startup) this.#deliver(m, true);
+  }
+
+  stopPlaying(notify: boolean): void {
+    const s = this.session;
+    if (this.#vod) {
+      const v = this.#vod;
+      this.#vod = null;
+      v.close();
+    }
+    if (this.#playing) {
+      const live = this.#playing;
+      this.#playing = null;
+      live.unsubscribe(this);
+      s.instance?.streams.release(live);
+    }
+    if (notify && this.#playName !== '') s.sendStatus(this.id, Status.playStop(this.#playName, s.clientId));
+  }
+
+  /** Playback of a recorded file took over this stream (set by the VOD player). */
+  attachVod(vod: { close(): void; pause(p: boolean): void; seek(ms: number): void }): void {
+    this.#vod = vod;
+  }
+
+  pause(paused: boolean, ms: number): void {
+    const s = this.session;
+    if (this.#vod) {
+      this.#vod.pause(paused);
+    } else {
+      this.#paused = paused;
+      if (!paused) this.#waitKeyframe = true;
+    }
+    s.sendStatus(this.id, paused ? Status.pauseNotify(this.#playName, s.clientId) : Status.unpauseNotify(this.#playName, s.clientId));
+    void ms;
+  }
+
+  seek(ms: number): void {
+    const s = this.session;
+    if (this.#vod) {
+      this.#vod.seek(ms);
+      return;
+    }
+    // Live streams cannot seek (FMS answers Seek.Failed? It sends Seek.Notify and carries on).
+    s.sendStatus(this.id, info('error', 'NetStream.Seek.Failed', `Seeking is not possible in live stream ${this.#playName}.`, { details: this.#playName }));
+  }
+
+  setReceiveVideo(on: boolean): void {
+    if (on && !this.receiveVideo) this.#waitKeyframe = true;
+    this.receiveVideo = on;
+  }
+
+  // LiveSubscriber
+  onLiveMessage(msg: LiveMessage): void {
+    this.#deliver(msg, false);
+  }
+
+  onPublishNotify(live: LiveStream): void {
+    const s = this.session;
+    s.conn.sendUserControl(UserControlEvent.StreamBegin, this.id);
+    s.sendStatus(this.id, Status.playPublishNotify(this.#playName || live.name, s.clientId));
+    this.#waitKeyframe = false;
+  }
+
+  onUnpublishNotify(live: LiveStream): void {
+    const s = this.session;
+    s.sendStatus(this.id, Status.playUnpublishNotify(this.#playName || live.name, s.clientId));
+  }
+
+  #deliver(msg: LiveMessage, startup: boolean): void {
+    const conn = this.session.conn;
+    if (conn.closed) return;
+    if (msg.type === TAG_AUDIO && !this.receiveAudio) return;
+    if (msg.type === TAG_VIDEO && !this.receiveVideo) return;
+    if (!msg.essential) {
+      if (this.#paused) return;
+      const cfg = this.session.ctx.config;
+      if (this.#waitKeyframe) {
+        const resume =
+          conn.backlog < cfg.playerLowWaterBytes &&
+          (msg.keyframe || (msg.type === TAG_AUDIO && (this.#playing?.videoSequenceHeader == null || !this.receiveVideo)));
+        if (!resume) {
+          conn.stats.msgDropped++;
+          return;
+        }
+        this.#waitKeyframe = false;
+      } else if (!startup && conn.backlog > cfg.playerHighWaterBytes) {
+        this.#waitKeyframe = true;
+        conn.stats.msgDropped++;
+        return;
+      }
+    }
+    conn.sendPreChunked(msg.chunked(conn.chunkSize, this.id), csidFor(msg.type));
+  }
+
+  /** Closes whatever the stream does (closeStream/deleteStream/disconnect). */
+  close(notify = true): void {
+    this.stopPublishing(notify);
+    this.stopPlaying(false);
+  }
+}
