@@ -107,7 +107,10 @@ describe('media fixtures and the AMF0 codec of the Python client', () => {
       'data = b"".join(c.amf0_encode(v) for v in vals)',
       'print(json.dumps([c.amf0_decode_all(data, True), c.amf0_decode_all(data, False)]))',
     ].join('\n');
-    const proc = spawnTracked(requirePeer('python3'), ['-c', code], { input: JSON.stringify(values) });
+    const proc = spawnTracked(requirePeer('python3'), ['-c', code], {
+      input: JSON.stringify(values),
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    });
     const info = await proc.exited;
     expect(info.code).toBe(0);
     const [strict, loose] = JSON.parse(proc.stdout()) as unknown[][];
