@@ -27,6 +27,8 @@
  * - AMF3-only values (ByteArray, XML, Vector, Dictionary) are written behind 0x11 when the writer has
  *   `avmplus: true`, else ERR_AMF_AMF3_ONLY. Each 0x11 value, read or written, gets fresh AMF3 tables.
  * - Functions and symbols are skipped as object members and written as undefined elsewhere.
+ * - Other objects (class instances, Map, Set...) are written as anonymous objects of their own enumerable
+ *   properties; bigint is written as a number.
  * - Invalid UTF-8 decodes leniently (U+FFFD).
  */
 import { AmfError } from '../errors';

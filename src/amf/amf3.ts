@@ -16,6 +16,8 @@
  *   Built-ins wrap one value: ArrayCollection/ArrayList as `{ source }`, ObjectProxy as `{ object }`.
  * - Functions and symbols are skipped as object members, and written as undefined elsewhere. An empty key
  *   cannot be a dynamic member (it terminates the list) and is skipped.
+ * - Other objects (class instances, Map, Set...) are written as anonymous objects of their own enumerable
+ *   properties; bigint is written as a number.
  * - Invalid UTF-8 decodes leniently (U+FFFD), like Flash Player.
  */
 import { AmfError, isSsasError } from '../errors';
@@ -365,9 +367,9 @@ export class Amf3Reader extends ByteReader {
           offset: this.pos,
         });
       }
-      let result: AmfValue | void;
+      let result: AmfValue;
       try {
-        result = codec.read(this, obj, cls);
+        result = codec.read(this, obj, cls) as AmfValue;
       } catch (e) {
         if (isSsasError(e) || isStackOverflow(e)) throw e;
         throw new AmfError('ERR_AMF_EXTERNALIZABLE', `reading externalizable "${cls}" failed: ${String(e)}`, { className: cls }, { cause: e });

@@ -107,7 +107,18 @@ export class ByteReader {
     this.need(n);
     const start = this.pos;
     this.pos += n;
-    return n === 0 ? '' : this.buf.toString('utf8', start, start + n);
+    if (n <= 24) {
+      // Short keys and values are nearly always ASCII: building them directly skips a native call.
+      const buf = this.buf;
+      let s = '';
+      for (let i = start; i < start + n; i++) {
+        const c = buf[i];
+        if (c >= 0x80) return buf.toString('utf8', start, start + n);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return this.buf.toString('utf8', start, start + n);
   }
 }
 

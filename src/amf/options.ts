@@ -1,3 +1,4 @@
+/** Options and extension points shared by the AMF0 and AMF3 readers and writers. */
 import type { AmfObject, AmfValue } from './types';
 import type { Amf3Reader, Amf3Writer } from './amf3';
 
