@@ -1,0 +1,421 @@
+/**
+ * Per-application settings from an application's own `Application.xml`, in the FMS/AMS format (FCS MX
+ * "Configuring Flash Communication Server" p.47, FMS 3.0/3.5 and AMS 5 "Application.xml file" reference).
+ *
+ * Element names are case-sensitive in FMS; here any case is accepted. Unknown elements and the `override`
+ * attribute (which only matters when merging with a vhost-level Application.xml, not done here) are
+ * ignored. Empty elements count as absent, as the stock FMS files are full of them. `${NAME}` in a value is
+ * replaced from `vars` (AMS substitutes its ams.ini variables this way); unknown names stay as written.
+ *
+ * Element placement and mapping (decisions marked "ours" are not from Adobe documentation):
+ * - `config`: children of `JSEngine/ApplicationObject/config`, name -> trimmed text content (nested elements
+ *   contribute their text). Exposed to scripts as `application.config`.
+ * - `scriptMemoryMB`: `JSEngine/RuntimeSize` is in KB (FCS default 1024). An isolate needs far more than
+ *   SpiderMonkey did, so memoryMB = max(32, ceil(KB / 1024)); absent or 0 -> 128 (ours).
+ * - `scriptTimeoutSec`: `JSEngine/MaxTimeOut`, seconds one script event may run, 0 = no limit. FMS's default
+ *   is 0; ours is 10 so a runaway loop cannot wedge an instance forever.
+ * - `scriptLibPath`: `JSEngine/ScriptLibPath`, `;`-separated. `fileObjectVirtualDirs`:
+ *   `JSEngine/FileObject/VirtualDirectory` (repeatable, `/virtual;physical`). `ScriptEngine` is accepted
+ *   as another name for `JSEngine` (seen in AMS-era files).
+ * - `loadOnStartup`: `LoadOnStartup` (also accepted under `Process`; the direct child wins). Default false.
+ * - `maxAppIdleTimeSec`: `MaxAppIdleTime`; absent, 0 or negative -> undefined so the server default (FMS:
+ *   1200 s) applies, matching FCS's "0 or less means the default".
+ * - `streams`: `StreamManager/StorageDir`, `StreamManager/VirtualDirectory/Streams` (repeatable,
+ *   `/prefix;dir`), and `MaxDuration`, `MaxDurationCap` (seconds), `MaxSize`, `MaxSizeCap` (KB),
+ *   `DiskQuota` (MB, ours) read from `StreamManager/Recording/...` or directly under `StreamManager`; -1 means
+ *   unlimited for all five.
+ * - `sharedObjects`: `SharedObjManager/StorageDir`, `ResyncDepth` (integer >= -1), `AutoCommit`.
+ * - `bandwidthDetection`: `Client/BandwidthDetection[@enabled]` with `MaxRate` (Kbps, -1 = unlimited),
+ *   `DataSize` (bytes), `MaxWait` (seconds); defaults true, -1, 16384, 2 as in FMS 3.
+ * - `bandwidth` / `bandwidthCap`: `Client/Bandwidth` and `Client/BandwidthCap`, each with
+ *   `ClientToServer` (-> up) and `ServerToClient` (-> down) in bytes per second. `bandwidth` is the initial
+ *   per-client limit, `bandwidthCap` the most a script may grant. Absent -> undefined (server decides).
+ * - `allowDebugDefault`: `Debug/AllowDebugDefault` (or a direct child). Default false.
+ * - `objectEncoding`: the default for server-side NetConnections. FMS 3 documents that it "can be set in
+ *   Application.xml" without the element path in the sources read, so the first found of
+ *   `JSEngine/NetConnection/ObjectEncoding`, `NetConnection/ObjectEncoding`, `Client/ObjectEncoding`,
+ *   `ObjectEncoding` is used; values 0, 3, AMF0, AMF3. Default 3 (FMS 3: server-to-server NetConnections
+ *   default to AMF3).
+ * Relative directories resolve against the folder holding Application.xml (the application folder).
+ */
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { ConfigError, isSsasError } from '../errors';
+import { XmlNode, childElements, parseXmlStrict, textContent } from '../util/xml';
+
+export interface VirtualDirectoryMapping {
+  /** Normalised virtual prefix: leading `/`, no trailing `/` (the root mapping is `/`). */
+  prefix: string;
+  /** Absolute physical folder. */
+  dir: string;
+}
+
+export interface StreamsConfig {
+  storageDir?: string;
+  virtualDirectories: VirtualDirectoryMapping[];
+  diskQuotaMB?: number;
+  /** Seconds; -1 = unlimited. */
+  maxDuration?: number;
+  maxDurationCap?: number;
+  /** Kilobytes; -1 = unlimited. */
+  maxSize?: number;
+  maxSizeCap?: number;
+}
+
+export interface SharedObjectsConfig {
+  storageDir?: string;
+  resyncDepth?: number;
+  autoCommit?: boolean;
+}
+
+export interface BandwidthDetectionConfig {
+  enabled: boolean;
+  /** Kbps; -1 = as fast as needed. */
+  maxRate: number;
+  /** Bytes per burst step. */
+  dataSize: number;
+  /** Seconds. */
+  maxWait: number;
+}
+
+/** Bytes per second; up = client to server, down = server to client. */
+export interface BandwidthLimits {
+  up?: number;
+  down?: number;
+}
+
+export interface AppConfig {
+  /** Absolute path of the Application.xml read, or null when defaults were used. */
+  file: string | null;
+  /** `application.config`: null-prototype map of strings. */
+  config: Record<string, string>;
+  scriptMemoryMB: number;
+  /** 0 = no limit. */
+  scriptTimeoutSec: number;
+  scriptLibPath: string[];
+  fileObjectVirtualDirs: VirtualDirectoryMapping[];
+  loadOnStartup: boolean;
+  maxAppIdleTimeSec?: number;
+  streams: StreamsConfig;
+  sharedObjects: SharedObjectsConfig;
+  bandwidthDetection: BandwidthDetectionConfig;
+  bandwidth: BandwidthLimits;
+  bandwidthCap: BandwidthLimits;
+  allowDebugDefault: boolean;
+  objectEncoding: 0 | 3;
+}
+
+export interface AppConfigOptions {
+  /** Values for `${NAME}` substitution (AMS ams.ini style). */
+  vars?: Record<string, string>;
+}
+
+export const APP_CONFIG_FILE = 'Application.xml';
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MEMORY_MB = 128;
+const MIN_MEMORY_MB = 32;
+/** 4 GB in KB: more than any isolate should get. */
+const MAX_RUNTIME_SIZE_KB = 4 * 1024 * 1024;
+
+export function defaultAppConfig(): AppConfig {
+  return {
+    file: null,
+    config: Object.create(null),
+    scriptMemoryMB: DEFAULT_MEMORY_MB,
+    scriptTimeoutSec: 10,
+    scriptLibPath: [],
+    fileObjectVirtualDirs: [],
+    loadOnStartup: false,
+    maxAppIdleTimeSec: undefined,
+    streams: { virtualDirectories: [] },
+    sharedObjects: {},
+    bandwidthDetection: { enabled: true, maxRate: -1, dataSize: 16384, maxWait: 2 },
+    bandwidth: {},
+    bandwidthCap: {},
+    allowDebugDefault: false,
+    objectEncoding: 3,
+  };
+}
+
+/** Isolate memory for an FMS `RuntimeSize` in KB (see the module comment). */
+export function runtimeSizeToMemoryMB(kb: number): number {
+  if (kb <= 0) return DEFAULT_MEMORY_MB;
+  return Math.max(MIN_MEMORY_MB, Math.ceil(kb / 1024));
+}
+
+/** Case-insensitive, typed access to the Application.xml tree; errors name the file, element and value. */
+class Reader {
+  constructor(
+    readonly file: string,
+    readonly baseDir: string,
+    readonly vars: Record<string, string>,
+  ) {}
+
+  /** All elements at `names` below `from` (any case), through every matching intermediate element. */
+  all(from: XmlNode, names: string[]): XmlNode[] {
+    let level = [from];
+    for (const name of names) {
+      const next: XmlNode[] = [];
+      for (const node of level) next.push(...childElements(node, name, true));
+      level = next;
+    }
+    return level;
+  }
+
+  /** The last element at `names` (a later duplicate overrides an earlier one), or undefined. */
+  one(from: XmlNode, names: string[]): XmlNode | undefined {
+    const found = this.all(from, names);
+    return found[found.length - 1];
+  }
+
+  /** Trimmed, substituted text of the element; undefined when absent or empty. */
+  text(el: XmlNode | undefined): string | undefined {
+    if (!el) return undefined;
+    const value = this.substitute(textContent(el).trim());
+    return value === '' ? undefined : value;
+  }
+
+  substitute(value: string): string {
+    if (value.indexOf('${') === -1) return value;
+    return value.replace(/\$\{([^}]+)\}/g, (whole, name: string) =>
+      Object.prototype.hasOwnProperty.call(this.vars, name) ? this.vars[name] : whole,
+    );
+  }
+
+  fail(el: XmlNode, value: string, why: string): never {
+    const element = elementPath(el);
+    throw new ConfigError('ERR_APP_CONFIG', `${this.file}: <${element}> ${why}, got "${value}"`, {
+      file: this.file,
+      element,
+      value,
+    });
+  }
+
+  number(el: XmlNode | undefined, min: number, max: number, integer: boolean): number | undefined {
+    const raw = this.text(el);
+    if (raw === undefined || !el) return undefined;
+    const value = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+      this.fail(el, raw, `must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`);
+    }
+    return value;
+  }
+
+  boolean(raw: string | undefined, el: XmlNode): boolean | undefined {
+    if (raw === undefined) return undefined;
+    const v = raw.trim().toLowerCase();
+    if (v === 'true' || v === 'yes' || v === 'on' || v === '1') return true;
+    if (v === 'false' || v === 'no' || v === 'off' || v === '0') return false;
+    return this.fail(el, raw, 'must be true or false');
+  }
+
+  dir(raw: string): string {
+    // A Windows drive path cannot be resolved meaningfully here; keep it as written.
+    if (/^[A-Za-z]:[\\/]/.test(raw) || raw.startsWith('\\\\')) return raw;
+    return path.resolve(this.baseDir, raw);
+  }
+
+  /** `/virtual;physical` -> mapping; empty entries (common in stock files) -> undefined. */
+  mapping(el: XmlNode): VirtualDirectoryMapping | undefined {
+    const raw = this.text(el);
+    if (raw === undefined) return undefined;
+    const semi = raw.indexOf(';');
+    if (semi === -1) this.fail(el, raw, 'must be "/prefix;physicalDir"');
+    const dirText = raw.slice(semi + 1).trim();
+    if (dirText === '') this.fail(el, raw, 'has no physical directory after ";"');
+    const parts = raw.slice(0, semi).trim().replace(/\\/g, '/').split('/').filter((s) => s !== '');
+    return { prefix: '/' + parts.join('/'), dir: this.dir(dirText) };
+  }
+}
+
+function elementPath(el: XmlNode): string {
+  const names: string[] = [];
+  for (let cur: XmlNode | null = el; cur && cur.nodeName !== null; cur = cur.parentNode) names.push(cur.nodeName);
+  return names.reverse().join('/');
+}
+
+/**
+ * Parses Application.xml text. `file` names the file in errors and its folder is the base for relative
+ * directories. Throws ConfigError ERR_XML_MALFORMED (with line/column) or ERR_APP_CONFIG.
+ */
+export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOptions = {}): AppConfig {
+  const doc = parseXmlStrict(xmlText, file, { keepComments: false });
+  const root = childElements(doc)[0];
+  if (!root.nodeName || root.nodeName.toLowerCase() !== 'application') {
+    throw new ConfigError('ERR_APP_CONFIG', `${file}: root element must be <Application>, got <${root.nodeName}>`, {
+      file,
+      element: root.nodeName,
+      value: root.nodeName,
+    });
+  }
+  const absFile = path.resolve(file);
+  const r = new Reader(file, path.dirname(absFile), opts.vars ?? {});
+  const cfg = defaultAppConfig();
+  cfg.file = absFile;
+
+  // JSEngine (or ScriptEngine) settings; a later container overrides an earlier one element by element.
+  const engines = [...r.all(root, ['JSEngine']), ...r.all(root, ['ScriptEngine'])];
+  const fromEngine = (names: string[]): XmlNode | undefined => {
+    let found: XmlNode | undefined;
+    for (const engine of engines) found = r.one(engine, names) ?? found;
+    return found;
+  };
+  const allFromEngine = (names: string[]): XmlNode[] => engines.flatMap((e) => r.all(e, names));
+
+  for (const item of allFromEngine(['ApplicationObject', 'config']).flatMap((c) => childElements(c))) {
+    cfg.config[item.nodeName as string] = r.substitute(textContent(item).trim());
+  }
+  const runtimeSize = r.number(fromEngine(['RuntimeSize']), 0, MAX_RUNTIME_SIZE_KB, true);
+  if (runtimeSize !== undefined) cfg.scriptMemoryMB = runtimeSizeToMemoryMB(runtimeSize);
+  const timeout = r.number(fromEngine(['MaxTimeOut']), 0, 86_400, false);
+  if (timeout !== undefined) cfg.scriptTimeoutSec = timeout;
+  const libPath = r.text(fromEngine(['ScriptLibPath']));
+  if (libPath !== undefined) {
+    cfg.scriptLibPath = libPath
+      .split(';')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => r.dir(s));
+  }
+  for (const el of allFromEngine(['FileObject', 'VirtualDirectory'])) {
+    const m = r.mapping(el);
+    if (m) cfg.fileObjectVirtualDirs.push(m);
+  }
+
+  const loadEl = r.one(root, ['LoadOnStartup']) ?? r.one(root, ['Process', 'LoadOnStartup']);
+  if (loadEl) cfg.loadOnStartup = r.boolean(r.text(loadEl), loadEl) ?? false;
+  const idle = r.number(r.one(root, ['MaxAppIdleTime']), -Number.MAX_SAFE_INTEGER, 31_536_000, false);
+  cfg.maxAppIdleTimeSec = idle !== undefined && idle > 0 ? idle : undefined;
+
+  // StreamManager
+  const storage = r.text(r.one(root, ['StreamManager', 'StorageDir']));
+  if (storage !== undefined) cfg.streams.storageDir = r.dir(storage);
+  for (const el of r.all(root, ['StreamManager', 'VirtualDirectory', 'Streams'])) {
+    const m = r.mapping(el);
+    if (m) cfg.streams.virtualDirectories.push(m);
+  }
+  const recording = (name: string): number | undefined =>
+    r.number(
+      r.one(root, ['StreamManager', 'Recording', name]) ?? r.one(root, ['StreamManager', name]),
+      -1,
+      Number.MAX_SAFE_INTEGER,
+      false,
+    );
+  setIfDefined(cfg.streams, 'maxDuration', recording('MaxDuration'));
+  setIfDefined(cfg.streams, 'maxDurationCap', recording('MaxDurationCap'));
+  setIfDefined(cfg.streams, 'maxSize', recording('MaxSize'));
+  setIfDefined(cfg.streams, 'maxSizeCap', recording('MaxSizeCap'));
+  setIfDefined(cfg.streams, 'diskQuotaMB', recording('DiskQuota'));
+
+  // SharedObjManager
+  const soStorage = r.text(r.one(root, ['SharedObjManager', 'StorageDir']));
+  if (soStorage !== undefined) cfg.sharedObjects.storageDir = r.dir(soStorage);
+  setIfDefined(
+    cfg.sharedObjects,
+    'resyncDepth',
+    r.number(r.one(root, ['SharedObjManager', 'ResyncDepth']), -1, Number.MAX_SAFE_INTEGER, true),
+  );
+  const autoCommitEl = r.one(root, ['SharedObjManager', 'AutoCommit']);
+  if (autoCommitEl) setIfDefined(cfg.sharedObjects, 'autoCommit', r.boolean(r.text(autoCommitEl), autoCommitEl));
+
+  // Client
+  const bwd = r.one(root, ['Client', 'BandwidthDetection']) ?? r.one(root, ['BandwidthDetection']);
+  if (bwd) {
+    const enabledAttr = Object.keys(bwd.attributes).find((k) => k.toLowerCase() === 'enabled');
+    if (enabledAttr !== undefined) {
+      const v = r.boolean(r.substitute(bwd.attributes[enabledAttr]), bwd);
+      if (v !== undefined) cfg.bandwidthDetection.enabled = v;
+    }
+    const d = cfg.bandwidthDetection;
+    d.maxRate = r.number(r.one(bwd, ['MaxRate']), -1, Number.MAX_SAFE_INTEGER, false) ?? d.maxRate;
+    d.dataSize = r.number(r.one(bwd, ['DataSize']), 1, 64 * 1024 * 1024, true) ?? d.dataSize;
+    d.maxWait = r.number(r.one(bwd, ['MaxWait']), 0, 3600, false) ?? d.maxWait;
+  }
+  const limits = (container: string): BandwidthLimits => {
+    const out: BandwidthLimits = {};
+    const el = r.one(root, ['Client', container]);
+    if (!el) return out;
+    setIfDefined(out, 'up', r.number(r.one(el, ['ClientToServer']), 0, Number.MAX_SAFE_INTEGER, true));
+    setIfDefined(out, 'down', r.number(r.one(el, ['ServerToClient']), 0, Number.MAX_SAFE_INTEGER, true));
+    return out;
+  };
+  cfg.bandwidth = limits('Bandwidth');
+  cfg.bandwidthCap = limits('BandwidthCap');
+
+  const debugEl = r.one(root, ['Debug', 'AllowDebugDefault']) ?? r.one(root, ['AllowDebugDefault']);
+  if (debugEl) cfg.allowDebugDefault = r.boolean(r.text(debugEl), debugEl) ?? false;
+
+  const encEl =
+    fromEngine(['NetConnection', 'ObjectEncoding']) ??
+    r.one(root, ['NetConnection', 'ObjectEncoding']) ??
+    r.one(root, ['Client', 'ObjectEncoding']) ??
+    r.one(root, ['ObjectEncoding']);
+  const enc = r.text(encEl);
+  if (enc !== undefined && encEl) {
+    const v = enc.toUpperCase();
+    if (v === '0' || v === 'AMF0') cfg.objectEncoding = 0;
+    else if (v === '3' || v === 'AMF3') cfg.objectEncoding = 3;
+    else r.fail(encEl, enc, 'must be 0, 3, AMF0 or AMF3');
+  }
+  return cfg;
+}
+
+function setIfDefined<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined) target[key] = value;
+}
+
+/** Finds `Application.xml` in `appDir` (exact name first, then any case); null when there is none. */
+async function findConfigFile(appDir: string): Promise<string | null> {
+  const exact = path.join(appDir, APP_CONFIG_FILE);
+  try {
+    if ((await fsp.stat(exact)).isFile()) return exact;
+  } catch {
+    // fall through to the case-insensitive scan
+  }
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(appDir);
+  } catch {
+    return null;
+  }
+  const want = APP_CONFIG_FILE.toLowerCase();
+  const match = entries.sort().find((e) => e.toLowerCase() === want);
+  return match ? path.join(appDir, match) : null;
+}
+
+/** Decodes UTF-8 (BOM dropped); bytes that are not valid UTF-8 are read as Latin-1, as old FMS files were. */
+function decodeConfigBytes(buf: Buffer): string {
+  let bytes = buf;
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
+}
+
+/**
+ * Reads `<appDir>/Application.xml`. A missing file gives `defaultAppConfig()`; an unreadable, oversized or
+ * malformed one throws ConfigError (ERR_APP_CONFIG, or ERR_XML_MALFORMED with line and column).
+ */
+export async function loadAppConfig(appDir: string, opts: AppConfigOptions = {}): Promise<AppConfig> {
+  const file = await findConfigFile(appDir);
+  if (file === null) return defaultAppConfig();
+  let buf: Buffer;
+  try {
+    const st = await fsp.stat(file);
+    if (st.size > MAX_FILE_BYTES) {
+      throw new ConfigError('ERR_APP_CONFIG', `${file} is ${st.size} bytes (limit ${MAX_FILE_BYTES})`, {
+        file,
+        size: st.size,
+      });
+    }
+    buf = await fsp.readFile(file);
+  } catch (err) {
+    if (isSsasError(err)) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return defaultAppConfig();
+    throw new ConfigError('ERR_APP_CONFIG', `cannot read ${file}: ${(err as Error).message}`, { file, code }, { cause: err });
+  }
+  return parseAppConfig(decodeConfigBytes(buf), file, opts);
+}
