@@ -41,10 +41,6 @@ export class RtmpConnection implements Flushable {
   readonly id: number;
   readonly socket: Socket;
   readonly role: 'server' | 'client';
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, msgIn: 0, msgOut: 0, msgDropped: 0 };
 
   /** Called for every message except protocol control and ping traffic handled here. */
@@ -74,11 +70,8 @@ export class RtmpConnection implements Flushable {
     this.id = nextConnectionId++;
     this.socket = socket;
     this.role = opts.role;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
-    this.remotePort = socket.remotePort ?? 0;
-    this.localAddress = normalizeAddress(socket.localAddress);
-    this.localPort = socket.localPort ?? 0;
     socket.setNoDelay(true);
+    socket.once('connect', () => this.#addresses());
     this.#decoder = new ChunkDecoder({
       maxMessageSize: opts.limits.maxMessageSize,
       maxChunkStreams: opts.limits.maxChunkStreams,
@@ -101,6 +94,28 @@ export class RtmpConnection implements Flushable {
       // Half-open sockets are useless for RTMP: finish our side too.
       if (!this.#closed) socket.end();
     });
+  }
+
+  // Addresses are read lazily: a client socket has none until it connected; a destroyed one keeps the last.
+  #addr: { ra: string; rp: number; la: string; lp: number } | null = null;
+  #addresses(): { ra: string; rp: number; la: string; lp: number } {
+    if (this.#addr) return this.#addr;
+    const s = this.socket;
+    const a = { ra: normalizeAddress(s.remoteAddress), rp: s.remotePort ?? 0, la: normalizeAddress(s.localAddress), lp: s.localPort ?? 0 };
+    if (a.rp !== 0 && a.lp !== 0) this.#addr = a;
+    return a;
+  }
+  get remoteAddress(): string {
+    return this.#addresses().ra;
+  }
+  get remotePort(): number {
+    return this.#addresses().rp;
+  }
+  get localAddress(): string {
+    return this.#addresses().la;
+  }
+  get localPort(): number {
+    return this.#addresses().lp;
   }
 
   get ready(): boolean {

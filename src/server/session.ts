@@ -796,10 +796,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     if (reset) s.sendStatus(this.id, Status.playReset(name, cid));
     s.sendStatus(this.id, Status.playStart(name, cid));
     this.#sendSampleAccess(name);
-    if (live.isPublishing) {
-      s.sendStatus(this.id, Status.playPublishNotify(name, cid));
-      this.#sendStartup(live);
-    }
+    if (live.isPublishing) this.#sendStartup(live);
     live.subscribe(this);
   }
 
