@@ -415,7 +415,8 @@ export async function loadAppConfig(appDir: string, opts: AppConfigOptions = {})
     if (isSsasError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return defaultAppConfig();
-    throw new ConfigError('ERR_APP_CONFIG', `cannot read ${file}: ${(err as Error).message}`, { file, code }, { cause: err });
+    const message = `cannot read ${file}: ${(err as Error).message}`;
+    throw new ConfigError('ERR_APP_CONFIG', message, { file, code }, { cause: err });
   }
   return parseAppConfig(decodeConfigBytes(buf), file, opts);
 }
