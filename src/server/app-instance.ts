@@ -6,6 +6,7 @@ import type { AppLogic, StopReason } from './app-logic';
 import { LiveStreamRegistry } from './live-stream';
 import type { ClientSession } from './session';
 import { getLogger, type Logger } from '../logger';
+import type { AppConfig } from '../script/app-config';
 
 export interface AppDefinition {
   /** Folder name = application name. */
@@ -47,6 +48,8 @@ export class AppInstance {
   readonly log: Logger;
   readonly stats: InstanceStats;
   logic: AppLogic;
+  /** The application's Application.xml settings (defaults when it has none). */
+  appConfig: AppConfig | null = null;
   state: 'loading' | 'running' | 'stopping' | 'stopped' = 'loading';
   #host: InstanceHost;
   #idleTimer: NodeJS.Timeout | null = null;

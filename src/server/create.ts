@@ -1,7 +1,82 @@
-/** Builds a Server with every feature ssas has, as the CLI and the integration tests use it. */
+/**
+ * Builds a Server with every feature ssas has, as the CLI and the integration tests use it: application
+ * folders with a script get the script runtime, folders without one behave as FMS does with no main.asc.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Server, type ServerOptions } from './server';
+import { DefaultLogic } from './app-logic';
+import { loadAppConfig } from '../script/app-config';
+import { findAppScripts, readScriptSource } from '../script/discovery';
+import { ScriptLogic, checkSyntax, type ScriptExtension } from '../script/script-logic';
+import { packageRoot } from '../cli/paths';
+import { getLogger } from '../logger';
+import { isSsasError } from '../errors';
 
-export function createServer(opts: ServerOptions = {}): Server {
-  const server = new Server(opts);
+const log = getLogger('server');
+
+/** The script library shipped with ssas (searched by load() after an application's own ScriptLibPath). */
+export const bundledScriptLib = path.join(packageRoot, 'sandbox', 'scriptlib');
+
+export interface CreateServerOptions extends ServerOptions {
+  /** Enables the V8 inspector on script isolates (ssas run --inspect). */
+  inspector?: boolean;
+  /** Called with each new ScriptLogic (the REPL attaches here). */
+  onScriptLogic?: (logic: ScriptLogic) => void;
+}
+
+export function createServer(opts: CreateServerOptions = {}): Server {
+  const extensions: ScriptExtension[] = [];
+  const { inspector, onScriptLogic, ...serverOpts } = opts;
+  const server: Server = new Server({
+    ...serverOpts,
+    logicFactory: async (instance) => {
+      const config = await loadAppConfig(instance.app.dir);
+      instance.appConfig = config;
+      const files = await findAppScripts(instance.app.dir, instance.app.name);
+      if (!files.main && !files.secure) return new DefaultLogic();
+      const logic = new ScriptLogic({
+        instance,
+        files,
+        config,
+        serverVersion: server.config.fmsVersion,
+        hostname: os.hostname(),
+        scriptLibDirs: [bundledScriptLib],
+        extensions,
+        inspector: inspector === true,
+      });
+      onScriptLogic?.(logic);
+      return logic;
+    },
+  });
   return server;
+}
+
+/**
+ * What `ssas serve` does after it listens: checks every application's scripts (a syntax error is reported
+ * with file and line at once, as FMS logged it) and loads the instances marked LoadOnStartup.
+ */
+export async function startApplications(server: Server): Promise<{ app: string; error: string }[]> {
+  const problems: { app: string; error: string }[] = [];
+  for (const app of await server.listApplications()) {
+    try {
+      const files = await findAppScripts(app.dir, app.name);
+      for (const file of [files.secure, files.main]) {
+        if (!file) continue;
+        const err = checkSyntax(await readScriptSource(file), path.relative(app.dir, file));
+        if (err) throw err;
+      }
+      const config = await loadAppConfig(app.dir);
+      if (config.loadOnStartup) {
+        const instance = await server.getInstance(app, '_definst_');
+        await instance.load();
+        log.info(`${instance.name} loaded on startup`);
+      }
+    } catch (err) {
+      const msg = isSsasError(err) ? `${err.message} [${err.code}]` : String(err);
+      problems.push({ app: app.name, error: msg });
+      log.error(`application ${app.name}: ${msg}`);
+    }
+  }
+  return problems;
 }

@@ -139,8 +139,7 @@ export class Server implements ServerContext, InstanceHost {
   }
 
   idleTimeoutSec(instance: AppInstance): number {
-    void instance;
-    return this.defaultIdleTimeoutSec;
+    return instance.appConfig?.maxAppIdleTimeSec ?? this.defaultIdleTimeoutSec;
   }
 
   instanceUnloaded(instance: AppInstance): void {

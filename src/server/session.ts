@@ -547,7 +547,11 @@ export class ClientSession {
   /** The instance is unloading: tell the client (NetConnection.Connect.AppShutdown) and close. */
   appShutdown(description?: string): void {
     if (this.#isClosed()) return;
-    if (this.state === 'connected') this.sendStatus(0, Status.connectAppShutdown(description));
+    if (this.state === 'pending' || this.state === 'new') {
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : ${description ?? 'The application instance was shut down.'}`));
+      return;
+    }
+    this.sendStatus(0, Status.connectAppShutdown(description));
     this.conn.close();
     this.#teardown(false);
   }

@@ -1,0 +1,337 @@
+// @ts-check
+/**
+ * The script-side `application` object and `Client` class (ssas-api.md sections 2 and 3). The host owns the
+ * truth (sessions, sockets, access checks); these facades mirror what scripts read often (client properties,
+ * application.clients) and turn what scripts do into ops.
+ */
+function ssasApplication(S) {
+  var g = S.global;
+  var boot = S.boot;
+  /** Facades of every client the host told us about, by client id. */
+  /** @type {Map<string, any>} */
+  var clients = new Map();
+  /** Raw (unproxied) client objects, for property mirroring. */
+  /** @type {Map<string, any>} */
+  var raw = new Map();
+  /** Result objects of Client.call, by request id. */
+  /** @type {Map<number, any>} */
+  var responders = new Map();
+  var nextRid = 1;
+  /** The client whose onConnect is running, and whether the script decided inside it. */
+  var connecting = null;
+  var decided = false;
+
+  function readonly(obj, name, value) {
+    Object.defineProperty(obj, name, { value: value, writable: false, enumerable: true, configurable: false });
+  }
+
+  // --- Client ------------------------------------------------------------------------------------------
+
+  function Client() {
+    throw new Error('Client objects are created by the server when a client connects');
+  }
+
+  function idOf(client) {
+    var id = client && client.__ssasClientId;
+    return typeof id === 'string' ? id : null;
+  }
+
+  Client.prototype.call = function (methodName, resultObj) {
+    var cid = idOf(this);
+    if (cid === null || !clients.has(cid)) return false;
+    var args = Array.prototype.slice.call(arguments, 2);
+    var rid = 0;
+    if (resultObj !== null && resultObj !== undefined && typeof resultObj === 'object') {
+      rid = nextRid++;
+      responders.set(rid, resultObj);
+    }
+    S.emit({ op: 'call', cid: cid, method: String(methodName), rid: rid, args: S.toHost(args) });
+    return true;
+  };
+
+  Client.prototype.ping = function () {
+    var cid = idOf(this);
+    if (cid === null) return false;
+    return S.hostCallAsync({ t: 'ping', cid: cid }) === true;
+  };
+
+  Client.prototype.getStats = function () {
+    var cid = idOf(this);
+    if (cid === null) return null;
+    return S.hostCall({ t: 'clientStats', cid: cid });
+  };
+
+  Client.prototype.getBandwidthLimit = function (direction) {
+    var r = raw.get(idOf(this) || '');
+    if (!r) return 0;
+    return Number(direction) === 0 ? r.__ssasBw.up : r.__ssasBw.down;
+  };
+
+  Client.prototype.setBandwidthLimit = function (serverToClient, clientToServer) {
+    var cid = idOf(this);
+    var r = raw.get(cid || '');
+    if (!r) return;
+    var down = Number(serverToClient) || 0;
+    var up = Number(clientToServer) || 0;
+    if (down > 0) r.__ssasBw.down = down;
+    if (up > 0) r.__ssasBw.up = up;
+    S.emit({ op: 'setBandwidthLimit', cid: cid, down: down, up: up });
+  };
+
+  Client.prototype.checkBandwidth = function () {
+    var cid = idOf(this);
+    if (cid !== null) S.emit({ op: 'checkBandwidth', cid: cid });
+  };
+
+  Client.prototype.__ssasToHost = function () {
+    // A Client passed as a value travels as a plain snapshot of its properties (FMS serialised it likewise).
+    /** @type {Record<string, any>} */
+    var snap = {};
+    /** @type {any} */
+    var self = this;
+    for (var k in self) {
+      var v = self[k];
+      if (typeof v !== 'function' && k.indexOf('__ssas') !== 0) snap[k] = v;
+    }
+    return S.toHost(snap);
+  };
+
+  Object.defineProperty(Client.prototype, '__ssasToHost', { enumerable: false });
+  ['call', 'ping', 'getStats', 'getBandwidthLimit', 'setBandwidthLimit', 'checkBandwidth'].forEach(function (m) {
+    Object.defineProperty(Client.prototype, m, { enumerable: false });
+  });
+
+  Object.defineProperty(g, 'Client', { value: Client, writable: true, enumerable: false, configurable: true });
+
+  var RW_PROPS = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess', 'virtualKey'];
+  var RO_PROPS = ['id', 'ip', 'agent', 'referrer', 'pageUrl', 'uri', 'protocol', 'objectEncoding', 'farAddress', 'nearAddress', 'secure'];
+
+  /** Builds the facade of a newly connecting client: a Client whose unknown names go to __resolve. */
+  function makeClient(cid, props) {
+    var c = Object.create(Client.prototype);
+    Object.defineProperty(c, '__ssasClientId', { value: cid, enumerable: false });
+    Object.defineProperty(c, '__ssasBw', { value: { up: 0, down: 0 }, enumerable: false });
+    RO_PROPS.forEach(function (k) {
+      readonly(c, k, props[k]);
+    });
+    var values = {};
+    RW_PROPS.forEach(function (k) {
+      values[k] = props[k] === undefined ? '' : String(props[k]);
+      Object.defineProperty(c, k, {
+        enumerable: true,
+        configurable: false,
+        get: function () {
+          return values[k];
+        },
+        set: function (v) {
+          v = v === null || v === undefined ? '' : String(v);
+          values[k] = v;
+          S.emit({ op: 'clientSet', cid: cid, key: k, value: v });
+        },
+      });
+    });
+    raw.set(cid, c);
+    var proxy = new Proxy(c, {
+      get: function (target, key, receiver) {
+        if (typeof key !== 'string' || key in target) return Reflect.get(target, key, receiver);
+        if (key === '__resolve' || key === 'then' || key === 'toJSON' || key === 'constructor' || key.indexOf('__ssas') === 0) {
+          return undefined;
+        }
+        var resolve = target.__resolve;
+        if (typeof resolve === 'function') return resolve.call(receiver, key);
+        return undefined;
+      },
+    });
+    clients.set(cid, proxy);
+    return proxy;
+  }
+
+  // --- application ---------------------------------------------------------------------------------------
+
+  function Application() {}
+  var app = new Application();
+  S.application = app;
+  /** @type {any[]} */
+  var clientList = [];
+  readonly(app, 'name', boot.name);
+  readonly(app, 'server', boot.server);
+  readonly(app, 'hostname', boot.hostname);
+  readonly(app, 'config', Object.assign({}, boot.config || {}));
+  readonly(app, 'clients', clientList);
+  app.allowDebug = !!boot.allowDebug;
+
+  function decide(client, op) {
+    var cid = idOf(client);
+    if (cid === null || !clients.has(cid)) return false;
+    op.cid = cid;
+    if (connecting === cid) decided = true;
+    if (op.op === 'accept') {
+      if (clientList.indexOf(client) < 0) clientList.push(client);
+    }
+    S.emit(op);
+    return true;
+  }
+
+  var P = Application.prototype;
+  P.acceptConnection = function (client) {
+    return decide(client, { op: 'accept' });
+  };
+  P.rejectConnection = function (client, errObj) {
+    return decide(client, { op: 'reject', application: S.toHost(errObj) });
+  };
+  P.redirectConnection = function (client, url, description, errObj) {
+    if (url === undefined || url === null || url === '') return P.rejectConnection(client, errObj);
+    return decide(client, {
+      op: 'redirect',
+      url: String(url),
+      description: description === undefined ? undefined : String(description),
+      application: S.toHost(errObj),
+    });
+  };
+  P.broadcastMsg = function (cmd) {
+    S.emit({ op: 'broadcast', method: String(cmd), args: S.toHost(Array.prototype.slice.call(arguments, 1)) });
+  };
+  P.disconnect = function (client) {
+    var cid = idOf(client);
+    if (cid === null || !clients.has(cid)) return false;
+    S.emit({ op: 'disconnect', cid: cid });
+    return true;
+  };
+  P.getStats = function () {
+    return S.hostCall({ t: 'appStats' });
+  };
+  P.gc = function () {};
+  P.shutdown = function () {
+    S.emit({ op: 'shutdown' });
+    return true;
+  };
+  P.registerClass = function (className, ctor) {
+    className = String(className);
+    var old = S.classes.get(className);
+    if (old) S.classNames.delete(old);
+    if (ctor === null || ctor === undefined) {
+      S.classes.delete(className);
+      return;
+    }
+    if (typeof ctor !== 'function') throw new TypeError('registerClass: constructor must be a function');
+    S.classes.set(className, ctor);
+    S.classNames.set(ctor, className);
+  };
+  Object.keys(P).forEach(function (k) {
+    Object.defineProperty(P, k, { enumerable: false });
+  });
+
+  Object.defineProperty(g, 'application', { value: app, writable: false, enumerable: false, configurable: false });
+
+  // --- events --------------------------------------------------------------------------------------------
+
+  S.handlers.start = function (ev) {
+    if (ev.secure) {
+      S.enterSecureMode();
+      try {
+        S.runScript(ev.secure.code, ev.secure.filename);
+      } catch (err) {
+        S.reportError(err);
+      }
+    }
+    S.leaveSecureMode();
+    if (ev.main) {
+      try {
+        S.runScript(ev.main.code, ev.main.filename);
+      } catch (err) {
+        S.reportError(err);
+      }
+    }
+    if (typeof app.onAppStart === 'function') S.safeCall(app, app.onAppStart, []);
+    return true;
+  };
+
+  S.handlers.connect = function (ev) {
+    var client = makeClient(ev.cid, ev.client);
+    var args = S.fromHost(ev.args) || [];
+    if (typeof app.onConnect !== 'function') {
+      decide(client, { op: 'accept' });
+      return 'accept';
+    }
+    connecting = ev.cid;
+    decided = false;
+    var r;
+    try {
+      r = S.safeCall(app, app.onConnect, [client].concat(args));
+    } finally {
+      connecting = null;
+    }
+    if (decided) return 'decided';
+    if (r.threw) {
+      decide(client, { op: 'reject', application: S.toHost({ message: r.info.description }) });
+      return 'reject';
+    }
+    // Only the Booleans decide; 1/0, null, undefined and objects leave the client pending (FMS rule).
+    if (r.value === true) decide(client, { op: 'accept' });
+    else if (r.value === false) decide(client, { op: 'reject' });
+    return 'pending';
+  };
+
+  S.handlers.disconnect = function (ev) {
+    var client = clients.get(ev.cid);
+    if (!client) return;
+    var i = clientList.indexOf(client);
+    if (i >= 0) {
+      clientList.splice(i, 1);
+      if (typeof app.onDisconnect === 'function') S.safeCall(app, app.onDisconnect, [client]);
+    }
+    clients.delete(ev.cid);
+    raw.delete(ev.cid);
+  };
+
+  /** Finds the function a client call names: own/prototype/__resolve, then dotted or slashed paths. */
+  function findMethod(client, name) {
+    var fn = client[name];
+    if (typeof fn === 'function') return { self: client, fn: fn };
+    var parts = name.split(/[./]/);
+    if (parts.length < 2) return null;
+    var self = client;
+    for (var i = 0; i < parts.length - 1; i++) {
+      self = self[parts[i]];
+      if (self === null || self === undefined || (typeof self !== 'object' && typeof self !== 'function')) return null;
+    }
+    fn = self[parts[parts.length - 1]];
+    return typeof fn === 'function' ? { self: self, fn: fn } : null;
+  }
+
+  S.handlers.call = function (ev) {
+    var client = clients.get(ev.cid);
+    if (!client) return { notFound: true };
+    var m = findMethod(client, ev.name);
+    if (!m) return { notFound: true };
+    var r = S.safeCall(m.self, m.fn, S.fromHost(ev.args) || []);
+    if (r.threw) return { error: { level: 'error', code: 'NetConnection.Call.Failed', description: r.info.description } };
+    return { value: S.toHost(r.value) };
+  };
+
+  S.handlers.response = function (ev) {
+    var resp = responders.get(ev.rid);
+    if (!resp) return;
+    responders.delete(ev.rid);
+    var value = S.fromHost(ev.value);
+    var fn = ev.ok ? resp.onResult : resp.onStatus;
+    if (typeof fn === 'function') S.safeCall(resp, fn, [value]);
+    else if (!ev.ok) S.statusFallback(value);
+  };
+
+  /** Status events nobody handles go to application.onStatus (FMS fallback rule). */
+  S.statusFallback = function (info) {
+    if (typeof app.onStatus === 'function') S.safeCall(app, app.onStatus, [info]);
+    else S.emit({ op: 'unhandledStatus', info: S.toHost(info) });
+  };
+
+  S.handlers.stop = function (ev) {
+    if (typeof app.onAppStop !== 'function') return true;
+    var r = S.safeCall(app, app.onAppStop, [{ code: ev.code, level: 'status' }]);
+    return !(r.value === false);
+  };
+
+  S.clientFacade = function (cid) {
+    return clients.get(cid) || null;
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * One isolated-vm isolate per application instance, and the bridge into it.
+ *
+ * Design (measured in DESIGN-NOTES, re-measured by scripts/bench/script-bridge): events are dispatched with
+ * an asynchronous `apply`, so a busy script never blocks the event loop (media and other instances keep
+ * flowing), and every event that queued up while a dispatch ran goes into the next dispatch as one batch,
+ * which recovers the throughput that one-call-per-event would lose. Script calls that need no answer come
+ * back as ops with the dispatch result; the few that need an answer use a synchronous host call (or
+ * applySyncPromise when the host must wait for I/O), which hands over the queued ops first.
+ *
+ * Limits: the isolate has a memory limit (isolated-vm disposes it when exceeded); a watchdog reads a shared
+ * progress counter the sandbox bumps at every event and disposes an isolate whose current event used more
+ * CPU time than the limit. Either way the runtime reports a fatal ScriptError and the instance is unloaded.
+ */
+import ivm from 'isolated-vm';
+import { ScriptError, isSsasError } from '../errors';
+import { getLogger, type Logger } from '../logger';
+import { fromIsolate, toIsolate } from './marshal';
+import { sandboxSource } from './sandbox-source';
+import type { AmfValue } from '../amf';
+
+export interface BootInfo {
+  name: string;
+  server: string;
+  hostname: string;
+  config: Record<string, string>;
+  allowDebug: boolean;
+}
+
+/** A request from the script that needs an answer (see sandbox/core.js hostCall). */
+export type HostRequest = { t: string; [key: string]: unknown };
+/** Something the script did that the host carries out (see sandbox/*.js S.emit). */
+export type ScriptOp = { op: string; [key: string]: unknown };
+
+export interface RuntimeHost {
+  /** Carries out ops in order (called with each dispatch result and before every host request). */
+  processOps(ops: ScriptOp[]): void;
+  /** Answers a synchronous request; the value is converted with toIsolate. Throw a coded error to fail it. */
+  request(req: HostRequest): AmfValue;
+  /** Answers a request the script waits for while the host does I/O. */
+  requestAsync(req: HostRequest): Promise<AmfValue>;
+  /** The isolate died (time limit, memory limit, internal failure). Called once. */
+  fatal(err: ScriptError): void;
+}
+
+export interface RuntimeOptions {
+  name: string;
+  memoryMB: number;
+  /** CPU seconds one event may use; 0 = unlimited. */
+  timeoutSec: number;
+  boot: BootInfo;
+  host: RuntimeHost;
+  /** Enables the V8 inspector for this isolate (ssas run --inspect). */
+  inspector?: boolean;
+}
+
+/** An event for the sandbox: `e` names the handler; `seq` is added when a result is awaited. */
+export type ScriptEvent = { e: string; [key: string]: unknown };
+
+const MAX_BATCH = 256;
+const WATCHDOG_MS = 100;
+
+interface Waiter {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+export class ScriptRuntime {
+  readonly name: string;
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly log: Logger;
+  #dispatch: ivm.Reference<(events: unknown[]) => unknown>;
+  #host: RuntimeHost;
+  #queue: ScriptEvent[] = [];
+  #queuedKeys = new Set<string>();
+  #waiters = new Map<number, Waiter>();
+  #nextSeq = 1;
+  #inflight = false;
+  #dead: ScriptError | null = null;
+  #progress: Int32Array;
+  #timeoutNs: bigint;
+  #watchdog: NodeJS.Timeout | null = null;
+  #lastProgress = -1;
+  #progressCpu = 0n;
+  #refs: ivm.Reference<unknown>[] = [];
+  /** Events dispatched and batches run, for benchmarks and getStats. */
+  readonly counters = { events: 0, batches: 0, hostCalls: 0 };
+
+  private constructor(opts: RuntimeOptions, isolate: ivm.Isolate, context: ivm.Context, dispatch: ivm.Reference<(events: unknown[]) => unknown>, progress: Int32Array, refs: ivm.Reference<unknown>[]) {
+    this.name = opts.name;
+    this.isolate = isolate;
+    this.context = context;
+    this.#dispatch = dispatch;
+    this.#host = opts.host;
+    this.#progress = progress;
+    this.#timeoutNs = BigInt(Math.round(opts.timeoutSec * 1e9));
+    this.#refs = refs;
+    this.log = getLogger(`script:${opts.name}`);
+  }
+
+  /** Creates the isolate and installs the sandbox facades (no user script runs yet). */
+  static async create(opts: RuntimeOptions): Promise<ScriptRuntime> {
+    const isolate = new ivm.Isolate({
+      memoryLimit: Math.max(8, opts.memoryMB),
+      inspector: opts.inspector === true,
+      onCatastrophicError: (message: string) => {
+        getLogger(`script:${opts.name}`).error(`isolate failure: ${message}`);
+      },
+    } as ivm.IsolateOptions);
+    let rt: ScriptRuntime | null = null;
+    try {
+      const context = await isolate.createContext({ inspector: opts.inspector === true });
+      const sab = new SharedArrayBuffer(16);
+      const progress = new Int32Array(sab);
+      const hostSync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCall(ops, req));
+      const hostAsync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCallAsync(ops, req));
+      const script = await isolate.compileScript(sandboxSource(), { filename: 'ssas-sandbox.js' });
+      const factory = (await script.run(context, { reference: true })) as ivm.Reference<(...a: unknown[]) => unknown>;
+      script.release();
+      const dispatch = (await factory.apply(
+        undefined,
+        [hostSync, hostAsync, new ivm.ExternalCopy(sab).copyInto({ release: true }), new ivm.ExternalCopy(opts.boot).copyInto({ release: true })],
+        { result: { reference: true } },
+      )) as unknown as ivm.Reference<(events: unknown[]) => unknown>;
+      factory.release();
+      rt = new ScriptRuntime(opts, isolate, context, dispatch, progress, [hostSync as ivm.Reference<unknown>, hostAsync as ivm.Reference<unknown>]);
+      return rt;
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw new ScriptError('ERR_SCRIPT_SANDBOX', `could not create the script sandbox: ${(err as Error).message}`);
+    }
+  }
+
+  get dead(): boolean {
+    return this.#dead !== null;
+  }
+
+  /** Queues an event; resolves with the handler's result. */
+  call(event: ScriptEvent): Promise<unknown> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const seq = this.#nextSeq++;
+    return new Promise((resolve, reject) => {
+      this.#waiters.set(seq, { resolve, reject });
+      this.#queue.push({ ...event, seq });
+      this.#pump();
+    });
+  }
+
+  /** Queues an event whose result nobody waits for. */
+  post(event: ScriptEvent): void {
+    if (this.#dead) return;
+    this.#queue.push(event);
+    this.#pump();
+  }
+
+  /**
+   * Queues an event unless one with the same key is still waiting (interval ticks of a slow script collapse
+   * into one instead of piling up).
+   */
+  postUnique(event: ScriptEvent, key: string): void {
+    if (this.#dead || this.#queuedKeys.has(key)) return;
+    this.#queuedKeys.add(key);
+    this.#queue.push({ ...event, __key: key });
+    this.#pump();
+  }
+
+  /** True while a dispatch is running or events wait. */
+  get busy(): boolean {
+    return this.#inflight || this.#queue.length > 0;
+  }
+
+  #pump(): void {
+    if (this.#inflight || this.#dead || this.#queue.length === 0) return;
+    const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
+    this.#queue = this.#queue.length <= MAX_BATCH ? [] : this.#queue.slice(MAX_BATCH);
+    if (this.#queuedKeys.size > 0) for (const ev of batch) if (typeof ev.__key === 'string') this.#queuedKeys.delete(ev.__key);
+    this.#inflight = true;
+    this.counters.batches++;
+    this.counters.events += batch.length;
+    this.#startWatchdog();
+    const opts: ivm.ReferenceApplyOptions = { arguments: { copy: true }, result: { copy: true } };
+    // Backstop beside the watchdog: the whole batch may not take longer than every event at its limit.
+    if (this.#timeoutNs > 0n) (opts as { timeout?: number }).timeout = Number(this.#timeoutNs / 1000000n) * batch.length + 1000;
+    (this.#dispatch.apply as (r: undefined, a: unknown[], o: ivm.ReferenceApplyOptions) => Promise<unknown>).call(this.#dispatch, undefined, [batch], opts).then(
+      (ops) => {
+        this.#inflight = false;
+        this.#stopWatchdog();
+        try {
+          this.#processOps(ops);
+        } catch (err) {
+          this.log.error(`processing script ops failed: ${(err as Error).stack ?? err}`);
+        }
+        this.#pump();
+      },
+      (err: Error) => {
+        this.#inflight = false;
+        this.#stopWatchdog();
+        this.#die(this.#classify(err));
+      },
+    );
+  }
+
+  #classify(err: Error): ScriptError {
+    if (this.#dead) return this.#dead;
+    const msg = String(err?.message ?? err);
+    if (/memory limit/i.test(msg) || (this.isolate.isDisposed && /disposed/i.test(msg))) {
+      return new ScriptError('ERR_SCRIPT_MEMORY', `script of ${this.name} exceeded its memory limit`);
+    }
+    if (/timed out/i.test(msg)) {
+      return new ScriptError('ERR_SCRIPT_TIMEOUT', `script of ${this.name} ran longer than its time limit`);
+    }
+    return new ScriptError('ERR_SCRIPT_FATAL', `script of ${this.name} failed: ${msg}`);
+  }
+
+  #startWatchdog(): void {
+    if (this.#timeoutNs <= 0n || this.#watchdog) return;
+    this.#lastProgress = -1;
+    this.#watchdog = setInterval(() => this.#checkProgress(), WATCHDOG_MS);
+    this.#watchdog.unref?.();
+  }
+
+  #stopWatchdog(): void {
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#watchdog = null;
+  }
+
+  #checkProgress(): void {
+    if (this.#dead || this.isolate.isDisposed) return;
+    const p = Atomics.load(this.#progress, 0);
+    const cpu = this.isolate.cpuTime;
+    if (p !== this.#lastProgress) {
+      this.#lastProgress = p;
+      this.#progressCpu = cpu;
+      return;
+    }
+    if (cpu - this.#progressCpu > this.#timeoutNs) {
+      this.#die(new ScriptError('ERR_SCRIPT_TIMEOUT', `script of ${this.name} ran longer than its time limit (${Number(this.#timeoutNs) / 1e9} s of CPU in one event)`));
+    }
+  }
+
+  #processOps(ops: unknown): void {
+    if (!Array.isArray(ops)) return;
+    const rest: ScriptOp[] = [];
+    for (const op of ops as ScriptOp[]) {
+      if (op && op.op === 'done') {
+        const w = this.#waiters.get(op.seq as number);
+        if (w) {
+          this.#waiters.delete(op.seq as number);
+          // Results are handed over after the ops that preceded them, preserving program order.
+          if (rest.length > 0) this.#host.processOps(rest.splice(0));
+          w.resolve(op.value);
+        }
+        continue;
+      }
+      rest.push(op);
+    }
+    if (rest.length > 0) this.#host.processOps(rest);
+  }
+
+  #onHostCall(ops: unknown, req: unknown): unknown {
+    this.counters.hostCalls++;
+    try {
+      this.#processOps(ops);
+      return { value: toIsolate(this.#host.request(req as HostRequest)) };
+    } catch (err) {
+      return { error: errorForScript(err) };
+    }
+  }
+
+  async #onHostCallAsync(ops: unknown, req: unknown): Promise<unknown> {
+    this.counters.hostCalls++;
+    let out: unknown;
+    try {
+      this.#processOps(ops);
+      out = { value: toIsolate(await this.#host.requestAsync(req as HostRequest)) };
+    } catch (err) {
+      out = { error: errorForScript(err) };
+    }
+    return new ivm.ExternalCopy(out).copyInto({ release: true });
+  }
+
+  #die(err: ScriptError): void {
+    if (this.#dead) return;
+    this.#dead = err;
+    this.#stopWatchdog();
+    this.log.error(`${err.message} [${err.code}]`);
+    this.#release();
+    for (const w of this.#waiters.values()) w.reject(err);
+    this.#waiters.clear();
+    this.#queue = [];
+    try {
+      this.#host.fatal(err);
+    } catch (e) {
+      this.log.error(`fatal handler failed: ${(e as Error).message}`);
+    }
+  }
+
+  #release(): void {
+    for (const r of this.#refs) r.release();
+    this.#refs = [];
+    try {
+      this.#dispatch.release();
+    } catch {
+      // already gone with the isolate
+    }
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  /** Disposes the isolate (instance unload). Pending results are rejected. Idempotent. */
+  dispose(): void {
+    if (this.#dead) return;
+    this.#dead = new ScriptError('ERR_SCRIPT_DISPOSED', `script of ${this.name} was unloaded`);
+    this.#stopWatchdog();
+    this.#release();
+    for (const w of this.#waiters.values()) w.reject(this.#dead);
+    this.#waiters.clear();
+    this.#queue = [];
+  }
+
+  /** Heap use of the isolate in bytes (for getStats and memory reports). */
+  heapUsed(): number {
+    if (this.isolate.isDisposed) return 0;
+    const h = this.isolate.getHeapStatisticsSync();
+    return h.used_heap_size + h.externally_allocated_size;
+  }
+}
+
+function errorForScript(err: unknown): { message: string; code?: string; name?: string } {
+  if (isSsasError(err)) return { message: err.message, code: err.code, name: 'Error' };
+  return { message: String((err as Error)?.message ?? err), name: 'Error' };
+}

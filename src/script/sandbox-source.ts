@@ -1,0 +1,44 @@
+/**
+ * Builds the sandbox bootstrap from sandbox/*.js: the files are concatenated inside one function so that
+ * nothing they define is global unless a facade puts it there on purpose. The function takes the host
+ * references as arguments (never globals) and returns the dispatcher.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../cli/paths';
+
+/** Load order matters: core first, the dispatcher last. */
+export const SANDBOX_FILES = ['core.js', 'globals.js', 'application.js', 'dispatch.js'];
+/** The module functions each file defines, called in this order with the core object. */
+const MODULES = ['ssasGlobals', 'ssasApplication'];
+
+let cached: string | null = null;
+
+export function sandboxDir(): string {
+  return path.join(packageRoot, 'sandbox');
+}
+
+export function sandboxSource(): string {
+  if (cached !== null) return cached;
+  const parts = SANDBOX_FILES.map((f) => {
+    const text = fs.readFileSync(path.join(sandboxDir(), f), 'utf8');
+    return `// ---- sandbox/${f}\n${text.replace(/^\/\/ @ts-check\s*$/m, '')}`;
+  });
+  cached = [
+    '(function ssasSandbox(hostSync, hostAsync, progress, boot) {',
+    "'use strict';",
+    ...parts,
+    'var S = ssasCore(hostSync, hostAsync, progress, boot);',
+    ...MODULES.map((m) => `${m}(S);`),
+    'return ssasDispatcher(S);',
+    '})',
+  ].join('\n');
+  return cached;
+}
+
+/** Registers an extra sandbox module (used by features that add facades: Stream, SharedObject...). */
+export function registerSandboxModule(file: string, fn: string): void {
+  if (!SANDBOX_FILES.includes(file)) SANDBOX_FILES.splice(SANDBOX_FILES.length - 1, 0, file);
+  if (!MODULES.includes(fn)) MODULES.push(fn);
+  cached = null;
+}
