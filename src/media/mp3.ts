@@ -125,7 +125,7 @@ export function parseId3v2(tag: Buffer): Id3Tags {
     } else if (id === 'WXXX' || id[0] === 'W') value = id === 'WXXX' ? decodeText(0, splitTerminated(enc, data.subarray(1))[1]) : data.toString('latin1').replace(/\0+$/, '');
     if (value === undefined) continue;
     if (!(name in out)) out[name] = value;
-    const friendly = FRIENDLY[id];
+    const friendly = id === 'TXXX' && name.toLowerCase() === 'txxx:comment' ? 'comment' : FRIENDLY[id]; // ffmpeg writes comments as TXXX
     if (friendly && !(friendly in out)) out[friendly] = value;
   }
   return out;

@@ -15,6 +15,8 @@ export interface SampleRecord {
   size: number;
   /** Decode time in the track timescale. */
   dts: number;
+  /** The source timestamp (ms on the recording timeline) the dts was derived from. */
+  ms: number;
   /** Composition offset in the track timescale. */
   cto: number;
   sync: boolean;
@@ -39,6 +41,9 @@ export class TrackBuilder {
   private readonly chunks: { offset: number; samples: number; entry: number }[] = [];
   private lastDts = 0;
   private startDts = 0;
+  /** Interval of start times (ms) consistent with every sample's source timestamp (see presentation()). */
+  private phaseLo = -Infinity;
+  private phaseHi = Infinity;
   private lastEnd = -1;
   private lastEntry = 0;
   private bytes = 0;
@@ -81,6 +86,15 @@ export class TrackBuilder {
   addSample(s: SampleRecord): void {
     const n = this.sizes.length;
     if (n === 0) this.startDts = s.dts;
+    // Source timestamps are whole milliseconds rounded from the real clock: each one bounds where sample 0 really
+    // started. Narrowing that interval recovers the sub-millisecond start an audio track needs to round-trip.
+    const rel = ((s.dts - this.startDts) * 1000) / this.timescale;
+    const lo = Math.max(this.phaseLo, s.ms - 0.5 - rel);
+    const hi = Math.min(this.phaseHi, s.ms + 0.5 - rel);
+    if (lo <= hi) {
+      this.phaseLo = lo;
+      this.phaseHi = hi;
+    }
     if (n > 0) this.pushRun(this.sttsRuns, Math.max(0, s.dts - this.lastDts));
     this.pushRun(this.cttsRuns, s.cto);
     if (s.cto !== 0) this.anyCto = true;
@@ -106,9 +120,17 @@ export class TrackBuilder {
     return this.sizes.length === 0 ? 0 : this.lastDts + lastDuration - this.startDts;
   }
 
-  /** Where the track starts on the movie timeline (movie timescale); MP4 media time itself always starts at 0. */
-  startOffset(movieTimescale: number): number {
-    return Math.round((this.startDts * movieTimescale) / this.timescale);
+  /**
+   * Where the track starts on the movie timeline. MP4 media time always starts at 0 and the movie timescale
+   * (ms) is too coarse for an audio start like 56.78 ms, so the start is expressed as an empty edit of whole
+   * movie ticks (`delay`) plus a few media units skipped at the start of the media (`mediaTime`).
+   */
+  presentation(movieTimescale: number): { delay: number; mediaTime: number } {
+    if (this.sizes.length === 0) return { delay: 0, mediaTime: 0 };
+    const startMs = Number.isFinite(this.phaseLo) && Number.isFinite(this.phaseHi) ? (this.phaseLo + this.phaseHi) / 2 : (this.startDts * 1000) / this.timescale;
+    const delay = Math.max(0, Math.ceil((startMs * movieTimescale) / 1000 - 1e-6));
+    const mediaTime = Math.max(0, Math.round(((delay * 1000) / movieTimescale - startMs) * (this.timescale / 1000)));
+    return { delay, mediaTime };
   }
 
   /** The `trak` box; `lastDuration` is the duration given to the final sample. */
@@ -120,8 +142,8 @@ export class TrackBuilder {
       else stts.push([1, lastDuration]);
     }
     const mediaDuration = this.duration(lastDuration);
-    const playDuration = Math.round((mediaDuration * movieTimescale) / this.timescale);
-    const delay = this.startOffset(movieTimescale);
+    const { delay, mediaTime } = this.presentation(movieTimescale);
+    const playDuration = Math.round((Math.max(0, mediaDuration - mediaTime) * movieTimescale) / this.timescale);
     const seconds = mediaDuration / this.timescale;
     const avgBitrate = seconds > 0 ? Math.round((this.bytes * 8) / seconds) : 0;
     const maxSize = this.sizes.reduce((m, s) => Math.max(m, s), 0);
@@ -144,7 +166,10 @@ export class TrackBuilder {
     const height = first?.kind === 'avc1' ? first.height : 0;
     const isAudio = this.handler === 'soun';
     // A track that starts late (audio joining a live stream after video) keeps its place through an empty edit.
-    const edts = delay > 0 ? [B.box('edts', B.elst([[delay, -1], [playDuration, 0]]))] : [];
+    const edits: [number, number][] = [];
+    if (delay > 0) edits.push([delay, -1]);
+    if (edits.length > 0 || mediaTime > 0) edits.push([playDuration, mediaTime]);
+    const edts = edits.length > 0 ? [B.box('edts', B.elst(edits))] : [];
     return B.box(
       'trak',
       B.tkhd(this.id, delay + playDuration, isAudio, width, height),
@@ -164,7 +189,10 @@ export function buildMoov(tracks: { builder: TrackBuilder; lastDuration: number 
   const movieTimescale = 1000;
   const used = tracks.filter((t) => t.builder.sampleCount > 0);
   const duration = used.reduce(
-    (m, t) => Math.max(m, t.builder.startOffset(movieTimescale) + Math.round((t.builder.duration(t.lastDuration) * movieTimescale) / t.builder.timescale)),
+    (m, t) => {
+      const { delay, mediaTime } = t.builder.presentation(movieTimescale);
+      return Math.max(m, delay + Math.round((Math.max(0, t.builder.duration(t.lastDuration) - mediaTime) * movieTimescale) / t.builder.timescale));
+    },
     0,
   );
   const nextId = used.reduce((m, t) => Math.max(m, t.builder.id), 0) + 1;

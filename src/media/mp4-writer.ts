@@ -5,7 +5,7 @@
  * 14496-14 (mp4a/esds).
  *
  * Crash safety, option (a) of the design: the writer also emits a sidecar index (`WriterOutput.sidecar`, kept
- * by the edge in `<file>.idx`): one record per sample description and one 27-byte record per sample, written
+ * by the edge in `<file>.idx`): one record per sample description and one 35-byte record per sample, written
  * after the sample bytes. If the process dies before close, `repairMp4(fileSize, sidecar)` replays the records
  * through the same TrackBuilder the writer uses and returns the moov and mdat-size patch that a clean close
  * would have produced, minus the samples whose bytes never reached the file. `ssas repair` applies it.
@@ -30,7 +30,7 @@ const REC_LAYOUT = 1;
 const REC_TRACK = 2;
 const REC_ENTRY = 3;
 const REC_SAMPLE = 4;
-const SAMPLE_RECORD_BYTES = 27;
+const SAMPLE_RECORD_BYTES = 35;
 const VIDEO_TRACK = 1;
 const AUDIO_TRACK = 2;
 /** Default duration of a last video frame whose successor never came (ms). */
@@ -107,6 +107,7 @@ class Mp4Assembler {
         cto: p.readInt32BE(20),
         sync: p[24] === 1,
         entry: p.readUInt16BE(25),
+        ms: p.readDoubleBE(27),
       };
       this.track(track).builder.addSample(s);
       return { offset: s.offset, size: s.size };
@@ -215,8 +216,9 @@ export class Mp4Writer implements MediaWriter {
     return builder.entries.length;
   }
 
-  private addSample(out: WriterOutput, id: number, data: Buffer, dts: number, cto: number, sync: boolean, entry: number): void {
+  private addSample(out: WriterOutput, id: number, data: Buffer, dts: number, cto: number, sync: boolean, entry: number, ms: number): void {
     const p = Buffer.alloc(SAMPLE_RECORD_BYTES);
+    p.writeDoubleBE(ms, 27);
     p.writeDoubleBE(this.pos, 0);
     p.writeUInt32BE(data.length, 8);
     p.writeDoubleBE(dts, 12);
@@ -270,7 +272,7 @@ export class Mp4Writer implements MediaWriter {
     const ms = this.relativeMs(tag.timestamp);
     const dts = this.videoLastDts < 0 ? ms : Math.max(ms, this.videoLastDts + 1); // MP4 needs increasing decode times
     this.videoLastDts = dts;
-    this.addSample(out, VIDEO_TRACK, Buffer.from(v.data), dts, v.compositionTime, v.keyframe, this.videoEntry);
+    this.addSample(out, VIDEO_TRACK, Buffer.from(v.data), dts, v.compositionTime, v.keyframe, this.videoEntry, ms);
   }
 
   private audioDts(a: AudioState, ms: number): number {
@@ -311,8 +313,8 @@ export class Mp4Writer implements MediaWriter {
         this.skipped++;
         return;
       }
-      const dts = this.audioDts(this.audio, this.relativeMs(tag.timestamp));
-      this.addSample(out, AUDIO_TRACK, Buffer.from(a.data), dts, 0, true, this.audio.entry);
+      const ms = this.relativeMs(tag.timestamp);
+      this.addSample(out, AUDIO_TRACK, Buffer.from(a.data), this.audioDts(this.audio, ms), 0, true, this.audio.entry, ms);
       return;
     }
     if (a.format !== AudioCodec.MP3 && a.format !== AudioCodec.MP3_8k) {
@@ -332,8 +334,8 @@ export class Mp4Writer implements MediaWriter {
       const ts = this.asm.tracks.get(AUDIO_TRACK)!.builder.timescale;
       this.audio ??= { timescale: ts, frameLength: h.samplesPerFrame, entry, lastDts: 0, started: false };
       this.audio.entry = entry;
-      const dts = this.audioDts(this.audio, ms0 + (k * h.samplesPerFrame * 1000) / h.sampleRate);
-      this.addSample(out, AUDIO_TRACK, Buffer.from(f.data), dts, 0, true, entry);
+      const ms = ms0 + (k * h.samplesPerFrame * 1000) / h.sampleRate;
+      this.addSample(out, AUDIO_TRACK, Buffer.from(f.data), this.audioDts(this.audio, ms), 0, true, entry, ms);
     }
   }
 

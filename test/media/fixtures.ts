@@ -34,7 +34,7 @@ export const FIXTURES: Record<string, string[]> = {
   'vbr.mp3': [...AUDIO_IN, '-t', '6', '-c:a', 'libmp3lame', '-q:a', '4', '-metadata', 'title=Variable \u00e9t\u00e9', '-metadata', 'artist=ssas'],
   'mpeg2.mp3': ['-f', 'lavfi', '-i', 'sine=frequency=300:sample_rate=22050', '-t', '3', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '32k', '-id3v2_version', '3', '-metadata', 'title=v23'],
   'id3v1.mp3': [...AUDIO_IN, '-t', '2', '-c:a', 'libmp3lame', '-b:a', '96k', '-write_id3v1', '1', '-metadata', 'title=with v1'],
-  'mp2.mp3': [...AUDIO_IN, '-t', '2', '-c:a', 'mp2', '-b:a', '128k', '-f', 'mp3'],
+  'layer2.mp2': [...AUDIO_IN, '-t', '2', '-c:a', 'mp2', '-b:a', '128k'],
 };
 
 /** The fixture's path, generating it on first use. */
@@ -74,13 +74,13 @@ export interface Probe {
 }
 
 export function ffprobe(file: string, extra: string[] = []): Probe {
-  const out = execFileSync(FFPROBE, ['-v', 'error', '-show_format', '-show_streams', ...extra, '-of', 'json', file], { encoding: 'utf8' });
+  const out = execFileSync(FFPROBE, ['-v', 'error', '-show_format', '-show_streams', ...extra, '-of', 'json', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return JSON.parse(out) as Probe;
 }
 
 /** Packet count per stream type, by demuxing (exact even where nb_frames is absent). */
 export function ffprobeCountPackets(file: string): { video: number; audio: number } {
-  const out = execFileSync(FFPROBE, ['-v', 'error', '-count_packets', '-show_entries', 'stream=codec_type,nb_read_packets', '-of', 'json', file], { encoding: 'utf8' });
+  const out = execFileSync(FFPROBE, ['-v', 'error', '-count_packets', '-show_entries', 'stream=codec_type,nb_read_packets', '-of', 'json', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const res = { video: 0, audio: 0 };
   for (const s of (JSON.parse(out) as { streams: { codec_type: string; nb_read_packets: string }[] }).streams) {
     if (s.codec_type === 'video' || s.codec_type === 'audio') res[s.codec_type] += Number(s.nb_read_packets);
