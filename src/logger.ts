@@ -13,7 +13,8 @@ export interface LogRecord {
 
 export type LogSink = (record: LogRecord) => void;
 
-const levelRank: Record<LogLevel, number> = { debug: 10, trace: 20, info: 30, warn: 40, error: 50 };
+// Script trace() output ranks with info: it is the application's own log and shows at the default level.
+const levelRank: Record<LogLevel, number> = { debug: 10, trace: 30, info: 30, warn: 40, error: 50 };
 
 const sinks = new Set<LogSink>();
 let threshold: number = levelRank.info;
@@ -24,7 +25,7 @@ export function setLogLevel(level: LogLevel): void {
 }
 
 export function getLogLevel(): LogLevel {
-  return (Object.keys(levelRank) as LogLevel[]).find((l) => levelRank[l] === threshold) ?? 'info';
+  return (['debug', 'info', 'warn', 'error'] as LogLevel[]).find((l) => levelRank[l] === threshold) ?? 'info';
 }
 
 /** Adds a sink; returns a function that removes it. */

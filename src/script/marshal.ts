@@ -90,9 +90,15 @@ export function fromIsolate(value: unknown): AmfValue {
     if (depth > 512) return null;
     const hit = seen.get(v);
     if (hit !== undefined) return hit;
-    if (v instanceof Date) return v;
-    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    if (v instanceof ArrayBuffer) return Buffer.from(v);
+    // Copies from the isolate are created in Node's main realm, which is not always ours (jest runs tests
+    // in a vm context), so built-in types are recognised by their tag, not by instanceof.
+    const kind = Object.prototype.toString.call(v);
+    if (kind === '[object Date]') return new Date((v as Date).getTime());
+    if (kind === '[object Uint8Array]') {
+      const u = v as Uint8Array;
+      return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    }
+    if (kind === '[object ArrayBuffer]') return Buffer.from(v as ArrayBuffer);
     if (Array.isArray(v)) {
       const out: AmfValue[] = [];
       seen.set(v, out);

@@ -16,3 +16,8 @@ export function removeDir(dir: string): void {
     // best effort
   }
 }
+
+/** Copies a folder tree (fixture applications into a scratch apps folder). */
+export function copyDir(from: string, to: string): void {
+  fs.cpSync(from, to, { recursive: true });
+}
