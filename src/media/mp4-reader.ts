@@ -33,10 +33,16 @@ export interface Mp4Layout {
   truncated: boolean;
   /** moof boxes present (fragmented file). */
   fragmented: boolean;
+  /** Positions and sizes of the moof boxes, in file order. */
+  fragments: { position: number; size: number }[];
 }
 
 /** Walks the top-level boxes through the source and loads moov. */
 export async function readMp4Layout(source: RandomAccessSource | SourceReader): Promise<Mp4Layout> {
+  return guarded(() => readLayout(source));
+}
+
+async function readLayout(source: RandomAccessSource | SourceReader): Promise<Mp4Layout> {
   const r = source instanceof SourceReader ? source : new SourceReader(source);
   const size = r.size;
   let pos = 0;
@@ -45,6 +51,7 @@ export async function readMp4Layout(source: RandomAccessSource | SourceReader): 
   let moovSize = 0;
   let truncated = false;
   let fragmented = false;
+  const fragments: { position: number; size: number }[] = [];
   for (let n = 0; pos + 8 <= size; n++) {
     if (n > MAX_TOP_LEVEL_BOXES) throw new MediaError('ERR_MEDIA_UNSUPPORTED', 'too many top-level boxes');
     const head = await r.readExact(pos, 16 <= size - pos ? 16 : 8, 'box header');
@@ -74,7 +81,10 @@ export async function readMp4Layout(source: RandomAccessSource | SourceReader): 
     } else if (type === 'moov' && moovPosition < 0) {
       moovPosition = pos;
       moovSize = boxSize;
-    } else if (type === 'moof') fragmented = true;
+    } else if (type === 'moof') {
+      fragmented = true;
+      fragments.push({ position: pos, size: boxSize });
+    }
     pos += boxSize;
   }
   if (moovPosition < 0) {
@@ -83,7 +93,7 @@ export async function readMp4Layout(source: RandomAccessSource | SourceReader): 
   }
   if (moovSize > MAX_MOOV_BYTES) throw new MediaError('ERR_MEDIA_UNSUPPORTED', `moov box of ${moovSize} bytes`);
   const moov = await r.readCopy(moovPosition, moovSize, 'moov');
-  return { brands, moovPosition, moov, truncated, fragmented };
+  return { brands, moovPosition, moov, truncated, fragmented, fragments };
 }
 
 type Codec = 'avc' | 'aac' | 'mp3';
@@ -139,8 +149,35 @@ function supportedCodec(handler: string, e: I.SampleEntry): Codec | undefined {
   return undefined;
 }
 
+/** Samples in decode order, times in the track timescale, before edit lists and milliseconds. */
+interface RawSamples {
+  count: number;
+  offsets: Float64Array;
+  sizes: Uint32Array;
+  dts: Float64Array;
+  cto: Int32Array;
+  sync: Uint8Array;
+  /** 0-based sample description index. */
+  entry: Uint16Array;
+  /** Decode time just after the last sample. */
+  end: number;
+}
+
+function allocRaw(count: number): RawSamples {
+  return {
+    count,
+    offsets: new Float64Array(count),
+    sizes: new Uint32Array(count),
+    dts: new Float64Array(count),
+    cto: new Int32Array(count),
+    sync: new Uint8Array(count),
+    entry: new Uint16Array(count),
+    end: 0,
+  };
+}
+
 /** Expands the compact sample tables of one stbl into per-sample arrays, with every count checked. */
-function expandSamples(buf: Buffer, stbl: I.BoxHeader, timescale: number, movieTimescale: number, edits: I.EditEntry[], fileSize: number): SampleTable {
+function expandStbl(buf: Buffer, stbl: I.BoxHeader, fileSize: number): RawSamples {
   const need = (type: string): I.BoxHeader => {
     const h = I.findChild(buf, stbl, type);
     if (!h) throw I.corrupt(`stbl without ${type}`);
@@ -165,46 +202,24 @@ function expandSamples(buf: Buffer, stbl: I.BoxHeader, timescale: number, movieT
   let sttsTotal = 0;
   for (let i = 0; i < stts.counts.length; i++) sttsTotal += stts.counts[i]!;
   if (sttsTotal < count) count = sttsTotal; // samples without a decode time cannot be placed
-  const t: SampleTable = {
-    count,
-    offsets: new Float64Array(count),
-    sizes: new Uint32Array(count),
-    ms: new Float64Array(count),
-    ctsMs: new Int32Array(count),
-    sync: new Uint8Array(count),
-    entry: new Uint16Array(count),
-  };
+  const t = allocRaw(count);
   for (let i = 0; i < count; i++) t.sizes[i] = stsz.sizes ? stsz.sizes[i]! : stsz.sampleSize;
 
-  // Edit list: leading empty edits delay the track; the first real edit says which media time is shown at that point.
-  let delay = 0;
-  let mediaStart = 0;
-  for (const e of edits) {
-    if (e.mediaTime === -1) delay += e.segmentDuration;
-    else {
-      mediaStart = e.mediaTime;
-      break;
-    }
-  }
-  const shift = (delay * timescale) / movieTimescale - mediaStart;
-  const toMs = (v: number): number => Math.round(((v + shift) * 1000) / timescale);
-
-  const dtsUnits = new Float64Array(count);
   let dts = 0;
   let s = 0;
   for (let i = 0; i < stts.counts.length && s < count; i++) {
     const d = stts.deltas[i]!;
     for (let c = stts.counts[i]!; c > 0 && s < count; c--, s++) {
-      dtsUnits[s] = dts;
-      t.ms[s] = toMs(dts);
+      t.dts[s] = dts;
       dts += d;
     }
   }
+  t.end = dts;
   if (ctts) {
     s = 0;
     for (let i = 0; i < ctts.counts.length && s < count; i++) {
       const o = ctts.offsets[i]!;
-      for (let c = ctts.counts[i]!; c > 0 && s < count; c--, s++) t.ctsMs[s] = toMs(dtsUnits[s]! + o) - t.ms[s]!;
+      for (let c = ctts.counts[i]!; c > 0 && s < count; c--, s++) t.cto[s] = o;
     }
   }
   if (stss) {
@@ -232,17 +247,196 @@ function expandSamples(buf: Buffer, stbl: I.BoxHeader, timescale: number, movieT
       }
     }
   }
-  // Samples the chunk table does not place, or that lie (partly) beyond the end of the file, end the track.
-  let usable = Math.min(s, count);
-  for (let i = 0; i < usable; i++) {
-    if (t.offsets[i]! + t.sizes[i]! > fileSize) {
-      usable = i;
+  t.count = Math.min(s, count); // samples the chunk table does not place cannot be read
+  return t;
+}
+
+/** Applies the edit list and converts to milliseconds; samples (partly) beyond the end of the file end the track. */
+function toTable(raw: RawSamples, timescale: number, movieTimescale: number, edits: I.EditEntry[], fileSize: number): SampleTable {
+  // Leading empty edits delay the track; the first real edit says which media time is shown at that point.
+  let delay = 0;
+  let mediaStart = 0;
+  for (const e of edits) {
+    if (e.mediaTime === -1) delay += e.segmentDuration;
+    else {
+      mediaStart = e.mediaTime;
       break;
     }
   }
-  t.count = usable;
-  return t;
+  const shift = (delay * timescale) / movieTimescale - mediaStart;
+  const toMs = (v: number): number => Math.round(((v + shift) * 1000) / timescale);
+  let count = raw.count;
+  for (let i = 0; i < count; i++) {
+    if (raw.offsets[i]! + raw.sizes[i]! > fileSize) {
+      count = i;
+      break;
+    }
+  }
+  const ms = new Float64Array(count);
+  const ctsMs = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    ms[i] = toMs(raw.dts[i]!);
+    ctsMs[i] = toMs(raw.dts[i]! + raw.cto[i]!) - ms[i]!;
+  }
+  return { count, offsets: raw.offsets, sizes: raw.sizes, ms, ctsMs, sync: raw.sync, entry: raw.entry };
 }
+
+interface TrackDefaults {
+  descriptionIndex: number;
+  duration: number;
+  size: number;
+  flags: number;
+}
+
+/** trex defaults by track id (ISO/IEC 14496-12 8.8.3). */
+function parseTrex(buf: Buffer, moov: I.BoxHeader): Map<number, TrackDefaults> {
+  const out = new Map<number, TrackDefaults>();
+  const mvex = I.findChild(buf, moov, 'mvex');
+  if (!mvex) return out;
+  for (const h of I.findChildren(buf, mvex, 'trex')) {
+    const p = h.start + h.headerSize + 4;
+    if (p + 20 > h.end) throw I.corrupt('trex too short');
+    out.set(buf.readUInt32BE(p), {
+      descriptionIndex: buf.readUInt32BE(p + 4),
+      duration: buf.readUInt32BE(p + 8),
+      size: buf.readUInt32BE(p + 12),
+      flags: buf.readUInt32BE(p + 16),
+    });
+  }
+  return out;
+}
+
+/** Growable per-sample columns for fragment samples. */
+class SampleColumns {
+  offsets: number[] = [];
+  sizes: number[] = [];
+  dts: number[] = [];
+  cto: number[] = [];
+  sync: number[] = [];
+  entry: number[] = [];
+  end = 0;
+}
+
+/**
+ * Adds the samples of one moof (ISO/IEC 14496-12 8.8.4-8.8.8, 8.8.12: tfhd, tfdt, trun) to the columns of the
+ * tracks we play. Data offsets are relative to the moof unless tfhd gives a base (the ffmpeg/DASH convention).
+ */
+function addFragment(buf: Buffer, moofPos: number, wanted: Map<number, SampleColumns>, trex: Map<number, TrackDefaults>, fileSize: number, total: { n: number }): void {
+  const moof = I.boxHeaderAt(buf, 0, buf.length);
+  for (const traf of I.findChildren(buf, moof, 'traf')) {
+    const tfhdBox = I.findChild(buf, traf, 'tfhd');
+    if (!tfhdBox) throw I.corrupt('traf without tfhd');
+    let p = tfhdBox.start + tfhdBox.headerSize;
+    const need = (box: I.BoxHeader, n: number): void => {
+      if (p + n > box.end) throw I.corrupt(`'${box.type}' too short`);
+    };
+    need(tfhdBox, 8);
+    const tfFlags = buf.readUIntBE(p + 1, 3);
+    const trackId = buf.readUInt32BE(p + 4);
+    p += 8;
+    const cols = wanted.get(trackId);
+    if (!cols) continue;
+    const d = trex.get(trackId) ?? { descriptionIndex: 1, duration: 0, size: 0, flags: 0 };
+    let base = moofPos;
+    let descriptionIndex = d.descriptionIndex;
+    let defDuration = d.duration;
+    let defSize = d.size;
+    let defFlags = d.flags;
+    if (tfFlags & 0x01) {
+      need(tfhdBox, 8);
+      base = Number(buf.readBigUInt64BE(p));
+      p += 8;
+    }
+    if (tfFlags & 0x02) {
+      need(tfhdBox, 4);
+      descriptionIndex = buf.readUInt32BE(p);
+      p += 4;
+    }
+    if (tfFlags & 0x08) {
+      need(tfhdBox, 4);
+      defDuration = buf.readUInt32BE(p);
+      p += 4;
+    }
+    if (tfFlags & 0x10) {
+      need(tfhdBox, 4);
+      defSize = buf.readUInt32BE(p);
+      p += 4;
+    }
+    if (tfFlags & 0x20) {
+      need(tfhdBox, 4);
+      defFlags = buf.readUInt32BE(p);
+    }
+    const tfdt = I.findChild(buf, traf, 'tfdt');
+    let dts = cols.end;
+    if (tfdt) {
+      p = tfdt.start + tfdt.headerSize;
+      need(tfdt, 8);
+      dts = buf[p] === 1 ? (need(tfdt, 12), Number(buf.readBigUInt64BE(p + 4))) : buf.readUInt32BE(p + 4);
+    }
+    let dataPos = base;
+    for (const trun of I.findChildren(buf, traf, 'trun')) {
+      p = trun.start + trun.headerSize;
+      need(trun, 8);
+      const version = buf[p]!;
+      const flags = buf.readUIntBE(p + 1, 3);
+      const n = buf.readUInt32BE(p + 4);
+      p += 8;
+      if (flags & 0x01) {
+        need(trun, 4);
+        dataPos = base + buf.readInt32BE(p);
+        p += 4;
+      }
+      let firstFlags: number | undefined;
+      if (flags & 0x04) {
+        need(trun, 4);
+        firstFlags = buf.readUInt32BE(p);
+        p += 4;
+      }
+      const per = ((flags & 0x100 ? 1 : 0) + (flags & 0x200 ? 1 : 0) + (flags & 0x400 ? 1 : 0) + (flags & 0x800 ? 1 : 0)) * 4;
+      // Counts are bounded by the bytes describing them, or by the file when every sample uses the defaults.
+      if (per > 0 ? n * per > trun.end - p : n * Math.max(1, defSize) > fileSize) throw I.corrupt('trun sample count exceeds the box or file', { n });
+      if ((total.n += n) > MAX_SAMPLES) throw new MediaError('ERR_MEDIA_UNSUPPORTED', 'too many fragment samples');
+      for (let i = 0; i < n; i++) {
+        const duration = flags & 0x100 ? buf.readUInt32BE((p += 4) - 4) : defDuration;
+        const size = flags & 0x200 ? buf.readUInt32BE((p += 4) - 4) : defSize;
+        const sflags = flags & 0x400 ? buf.readUInt32BE((p += 4) - 4) : i === 0 && firstFlags !== undefined ? firstFlags : defFlags;
+        const cto = flags & 0x800 ? (version === 0 ? buf.readUInt32BE((p += 4) - 4) | 0 : buf.readInt32BE((p += 4) - 4)) : 0;
+        cols.offsets.push(dataPos);
+        cols.sizes.push(size);
+        cols.dts.push(dts);
+        cols.cto.push(cto);
+        cols.sync.push(sflags & 0x00010000 ? 0 : 1); // sample_is_non_sync_sample
+        cols.entry.push(Math.max(0, descriptionIndex - 1));
+        dataPos += size;
+        dts += duration;
+      }
+    }
+    cols.end = dts;
+  }
+}
+
+function appendColumns(raw: RawSamples, cols: SampleColumns): RawSamples {
+  const n = cols.sizes.length;
+  if (n === 0) return raw;
+  const out = allocRaw(raw.count + n);
+  out.offsets.set(raw.offsets.subarray(0, raw.count));
+  out.sizes.set(raw.sizes.subarray(0, raw.count));
+  out.dts.set(raw.dts.subarray(0, raw.count));
+  out.cto.set(raw.cto.subarray(0, raw.count));
+  out.sync.set(raw.sync.subarray(0, raw.count));
+  out.entry.set(raw.entry.subarray(0, raw.count));
+  out.offsets.set(cols.offsets, raw.count);
+  out.sizes.set(cols.sizes, raw.count);
+  out.dts.set(cols.dts, raw.count);
+  out.cto.set(cols.cto, raw.count);
+  out.sync.set(cols.sync, raw.count);
+  out.entry.set(cols.entry, raw.count);
+  out.end = cols.end;
+  return out;
+}
+
+/** Refuse single moof boxes larger than this. */
+const MAX_MOOF_BYTES = 64 * 1024 * 1024;
 
 export interface Mp4ReaderOptions {
   /** Read at most this many bytes per source call for small reads (default 64 KiB). */
@@ -263,7 +457,7 @@ export class Mp4Reader implements MediaReader {
     active: Track[],
     info: MediaInfo,
   ) {
-    this.layout = { brands: layout.brands, moovPosition: layout.moovPosition, truncated: layout.truncated, fragmented: layout.fragmented };
+    this.layout = { brands: layout.brands, moovPosition: layout.moovPosition, truncated: layout.truncated, fragmented: layout.fragmented, fragments: layout.fragments };
     this.tracks = tracks;
     this.active = active;
     this.info = info;
@@ -285,6 +479,7 @@ export class Mp4Reader implements MediaReader {
     if (mvhd.timescale === 0) throw I.corrupt('mvhd timescale 0');
     const tracks: Mp4TrackInfo[] = [];
     const active: Track[] = [];
+    const pendingTracks: { trackId: number; raw: RawSamples; timescale: number; edits: I.EditEntry[]; info: Mp4TrackInfo }[] = [];
     for (const trak of I.findChildren(buf, moov, 'trak')) {
       const tkhdBox = I.findChild(buf, trak, 'tkhd');
       const mdhdBox = I.findPath(buf, trak, 'mdia', 'mdhd');
@@ -314,8 +509,8 @@ export class Mp4Reader implements MediaReader {
       if (!codec || mdhd.timescale === 0 || active.some((t) => t.kind === kind)) continue;
       const elstBox = I.findPath(buf, trak, 'edts', 'elst');
       const edits = elstBox ? I.parseElst(buf, elstBox) : [];
-      const table = expandSamples(buf, stbl, mdhd.timescale, mvhd.timescale, edits, reader.size);
-      info.sampleCount = table.count;
+      pendingTracks.push({ trackId: tkhd.trackId, raw: expandStbl(buf, stbl, reader.size), timescale: mdhd.timescale, edits, info });
+      const table: SampleTable = { count: 0, offsets: new Float64Array(0), sizes: new Uint32Array(0), ms: new Float64Array(0), ctsMs: new Int32Array(0), sync: new Uint8Array(0), entry: new Uint16Array(0) };
       const sequenceHeaders = entries.map((e) => {
         if (codec === 'avc' && e.video?.avcC) return avcSequenceHeaderPayload(e.video.avcC);
         if (codec === 'aac' && e.audio?.esds?.decoderSpecificInfo) return aacSequenceHeaderPayload(e.audio.esds.decoderSpecificInfo);
@@ -324,6 +519,23 @@ export class Mp4Reader implements MediaReader {
       const mp3Header = entries.map((e) => flvMp3SoundHeader(e.audio?.sampleRate ?? 44100, e.audio?.channels === 1 ? 1 : 2));
       active.push({ info, codec, kind, entries, sequenceHeaders, mp3Header, table, next: 0, lastEntry: -1 });
     }
+    if (layout.fragments.length > 0 && pendingTracks.length > 0) {
+      const trex = parseTrex(buf, moov);
+      const wanted = new Map(pendingTracks.map((t) => [t.trackId, Object.assign(new SampleColumns(), { end: t.raw.end })]));
+      const total = { n: 0 };
+      for (const f of layout.fragments) {
+        if (f.size > MAX_MOOF_BYTES) throw new MediaError('ERR_MEDIA_UNSUPPORTED', `moof box of ${f.size} bytes`);
+        addFragment(await reader.readCopy(f.position, f.size, 'moof'), f.position, wanted, trex, reader.size, total);
+      }
+      for (const t of pendingTracks) t.raw = appendColumns(t.raw, wanted.get(t.trackId)!);
+    }
+    pendingTracks.forEach((t, i) => {
+      const table = toTable(t.raw, t.timescale, mvhd.timescale, t.edits, reader.size);
+      active[i]!.table = table;
+      t.info.sampleCount = table.count;
+      // Fragmented files leave mdhd durations at 0: the samples say how long the track is.
+      if (t.info.duration === 0) t.info.duration = t.raw.end;
+    });
     if (active.length === 0) {
       throw new MediaError('ERR_MEDIA_NO_SUPPORTED_TRACK', 'no H.264, AAC or MP3 track', { tracks: tracks.map((t) => `${t.handler}:${t.sampleType}`) });
     }
@@ -508,7 +720,7 @@ export async function mp4Length(source: RandomAccessSource): Promise<number> {
 }
 
 async function mp4LengthImpl(source: RandomAccessSource): Promise<number> {
-  const { moov } = await readMp4Layout(source);
+  const { moov, fragments } = await readMp4Layout(source);
   const root = I.boxHeaderAt(moov, 0, moov.length);
   const mvhdBox = I.findChild(moov, root, 'mvhd');
   if (!mvhdBox) throw I.corrupt('moov without mvhd');
@@ -521,5 +733,7 @@ async function mp4LengthImpl(source: RandomAccessSource): Promise<number> {
     const m = I.parseMdhd(moov, mdhdBox);
     if (m.timescale > 0) seconds = Math.max(seconds, m.duration / m.timescale);
   }
+  // A fragmented file's moov may not know its length: the fragments do.
+  if (seconds === 0 && fragments.length > 0) return (await Mp4Reader.open(source)).info.duration;
   return seconds;
 }

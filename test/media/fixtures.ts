@@ -26,6 +26,8 @@ export const FIXTURES: Record<string, string[]> = {
   'aac-only.flv': [...AUDIO_IN, '-t', '2', ...AAC],
   'avc-aac.mp4': [...VIDEO_IN, ...AUDIO_IN, '-t', '3', ...H264, ...AAC],
   'avc-aac-faststart.mp4': [...VIDEO_IN, ...AUDIO_IN, '-t', '3', ...H264, ...AAC, '-movflags', '+faststart'],
+  'frag.mp4': [...VIDEO_IN, ...AUDIO_IN, '-t', '3', ...H264, ...AAC, '-movflags', 'frag_keyframe+empty_moov'],
+  'frag-dash.mp4': [...VIDEO_IN, ...AUDIO_IN, '-t', '3', ...H264, ...AAC, '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
   'avc-aac.f4v': [...VIDEO_IN, ...AUDIO_IN, '-t', '3', ...H264, ...AAC, '-f', 'mp4'],
   'mp3-in.mp4': [...AUDIO_IN, '-t', '3', '-c:a', 'libmp3lame', '-b:a', '128k'],
   'avc-mp3.mp4': [...VIDEO_IN, ...AUDIO_IN, '-t', '2', ...H264, '-c:a', 'libmp3lame', '-b:a', '96k'],

@@ -124,7 +124,12 @@ function headerOffsets(bytes: Buffer): number[] {
       for (let k = 0; k < 11; k++) out.push(p + k);
       out.push(p - 4, p - 3, p - 2, p - 1);
     }
-  } else if (bytes.toString('latin1', 4, 8) !== 'ftyp') {
+  } else if (bytes.toString('latin1', 4, 8) === 'ftyp') {
+    // Fragmented MP4: every moof is structure.
+    for (let p = 0; p + 8 <= bytes.length && bytes.readUInt32BE(p) >= 8; p += bytes.readUInt32BE(p)) {
+      if (bytes.toString('latin1', p + 4, p + 8) === 'moof') for (let k = 0; k < bytes.readUInt32BE(p); k++) out.push(p + k);
+    }
+  } else {
     for (let p = 0; p + 4 <= bytes.length; p++) {
       const h = parseMpegAudioHeader(bytes, p);
       if (!h) continue;
@@ -148,6 +153,7 @@ const CASES: [string, Open][] = [
   ['avc-aac.mp4', (s) => Mp4Reader.open(s)],
   ['avc-aac-faststart.mp4', (s) => Mp4Reader.open(s)],
   ['mp3-in.mp4', (s) => Mp4Reader.open(s)],
+  ['frag.mp4', (s) => Mp4Reader.open(s)],
   ['vbr.mp3', (s) => Mp3Reader.open(s)],
   ['cbr.mp3', (s) => Mp3Reader.open(s)],
   ['avc-aac-2s.flv', (s) => openMediaReader(s)],

@@ -12,7 +12,7 @@ async function readAll(r: Mp4Reader, limit = 100000): Promise<MediaTag[]> {
 }
 
 describe('Mp4Reader on ffmpeg files', () => {
-  for (const name of ['avc-aac.mp4', 'avc-aac-faststart.mp4', 'avc-aac.f4v']) {
+  for (const name of ['avc-aac.mp4', 'avc-aac-faststart.mp4', 'avc-aac.f4v', 'frag.mp4', 'frag-dash.mp4']) {
     test(`${name}: metadata, sample counts and order agree with ffprobe`, async () => {
       const file = fixture(name);
       const probe = ffprobe(file);
