@@ -206,10 +206,3 @@ export function parseAacConfig(asc: Buffer): AacConfig {
   if ([1, 2, 3, 4, 6, 7].includes(objectType) && bit < asc.length * 8) frameLength = read(1) ? 960 : 1024;
   return { objectType, sampleRate, channels: channels === 0 ? 2 : channels, frameLength };
 }
-
-/** A 2-byte AAC LC AudioSpecificConfig for a sample rate / channel count (used when only ADTS-ish facts are known). */
-export function makeAacConfig(objectType: number, sampleRate: number, channels: number): Buffer {
-  const idx = AAC_SAMPLE_RATES.indexOf(sampleRate);
-  if (idx < 0) throw new MediaError('ERR_MEDIA_UNSUPPORTED', `AAC sample rate ${sampleRate}`);
-  return Buffer.from([(objectType << 3) | (idx >> 1), ((idx & 1) << 7) | (channels << 3)]);
-}
