@@ -23,11 +23,20 @@ export const VideoCodec = { SorensonH263: 2, Screen: 3, VP6: 4, VP6Alpha: 5, Scr
 /** Sound format ids of the FLV AUDIODATA header (high nibble). */
 export const AudioCodec = { PCM: 0, ADPCM: 1, MP3: 2, PCMLE: 3, Nellymoser16: 4, Nellymoser8: 5, Nellymoser: 6, G711A: 7, G711U: 8, AAC: 10, Speex: 11, MP3_8k: 14 } as const;
 
-/** True when a video payload starts a decodable group (key frame), including enhanced-RTMP headers. */
+/**
+ * True when a video payload is a key frame picture (a decodable start), including enhanced-RTMP headers.
+ * AVC sequence headers and end-of-sequence packets also carry frame type 1 but are not pictures.
+ */
 export function isVideoKeyframe(payload: Buffer): boolean {
   if (payload.length === 0) return false;
   const b = payload[0]!;
-  return (b & 0x70) >> 4 === 1;
+  if ((b & 0x70) >> 4 !== 1) return false;
+  if (b & 0x80) {
+    const packetType = b & 0x0f;
+    return packetType === 1 || packetType === 3; // CodedFrames, CodedFramesX
+  }
+  if ((b & 0x0f) === VideoCodec.AVC) return payload.length > 1 && payload[1] === 1;
+  return true;
 }
 
 /** True for AVC/HEVC decoder configuration records (must be replayed to late joiners). */

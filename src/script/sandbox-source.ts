@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import { packageRoot } from '../cli/paths';
 
 /** Load order matters: core first, the dispatcher last. */
-export const SANDBOX_FILES = ['core.js', 'globals.js', 'application.js', 'dispatch.js'];
+export const SANDBOX_FILES = ['core.js', 'globals.js', 'application.js', 'stream.js', 'dispatch.js'];
 /** The module functions each file defines, called in this order with the core object. */
-const MODULES = ['ssasGlobals', 'ssasApplication'];
+const MODULES = ['ssasGlobals', 'ssasApplication', 'ssasStream'];
 
 let cached: string | null = null;
 
@@ -34,11 +34,4 @@ export function sandboxSource(): string {
     '})',
   ].join('\n');
   return cached;
-}
-
-/** Registers an extra sandbox module (used by features that add facades: Stream, SharedObject...). */
-export function registerSandboxModule(file: string, fn: string): void {
-  if (!SANDBOX_FILES.includes(file)) SANDBOX_FILES.splice(SANDBOX_FILES.length - 1, 0, file);
-  if (!MODULES.includes(fn)) MODULES.push(fn);
-  cached = null;
 }

@@ -11,6 +11,8 @@ import { findAppScripts, readScriptSource } from '../script/discovery';
 import { ScriptLogic, checkSyntax, type ScriptExtension } from '../script/script-logic';
 import { packageRoot } from '../cli/paths';
 import { getLogger } from '../logger';
+import { StreamFeature } from './stream-feature';
+import { StreamExtension } from '../script/stream-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -26,7 +28,8 @@ export interface CreateServerOptions extends ServerOptions {
 }
 
 export function createServer(opts: CreateServerOptions = {}): Server {
-  const extensions: ScriptExtension[] = [];
+  const streams = new StreamExtension();
+  const extensions: ScriptExtension[] = [streams];
   const { inspector, onScriptLogic, ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
@@ -49,6 +52,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
       return logic;
     },
   });
+  server.features.push(new StreamFeature());
   return server;
 }
 

@@ -639,6 +639,11 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     return `${this.session.label} stream ${this.id} (${this.#publishName || this.#playName})`;
   }
 
+  /** The name given to publish (with prefix, without query string). */
+  get publishName(): string {
+    return this.#publishName;
+  }
+
   get publishingKey(): string | null {
     return this.#publishing ? this.#publishing.name : null;
   }

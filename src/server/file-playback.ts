@@ -1,0 +1,190 @@
+/**
+ * Plays one recorded file at real-time pace: tags go out `leadMs` ahead of the wall clock (the player's
+ * buffer), never faster than the target drains (a slow player pauses the reader instead of growing a
+ * queue), and the file is read as it is played, never loaded whole.
+ */
+import { FileSource, openMediaReader, type MediaFormat, type MediaInfo, type MediaReader } from '../media';
+import type { MediaTag } from '../media/tag-info';
+import { decodeAmf0All } from '../amf';
+
+export interface PlaybackTarget {
+  /** Delivers a tag (timestamps are the file's own; the caller rebases them if it needs to). */
+  tag(tag: MediaTag): void;
+  /** Bytes waiting to be sent to the player (backpressure), 0 for server-side targets. */
+  backlog(): number;
+}
+
+export interface PlaybackOptions {
+  /** Start position in ms (seek to the key frame at or before it). */
+  startMs: number;
+  /** Milliseconds to play; -1 = to the end; 0 = only the first video frame. */
+  lenMs: number;
+  /** How far ahead of real time tags are sent. */
+  leadMs: number;
+  /** Pause sending while the target holds more than this many bytes. */
+  highWaterBytes: number;
+  /** Deliver every data message at once instead of at its timestamp (Stream.play reset 2/3). */
+  dataAtOnce?: boolean;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((r) => {
+    const t = setTimeout(r, ms);
+    t.unref?.();
+  });
+
+export class FilePlayback {
+  readonly file: string;
+  readonly info: MediaInfo;
+  #reader: MediaReader;
+  #source: FileSource;
+  #closed = false;
+  #paused = false;
+  #pauseWaiters: (() => void)[] = [];
+  /** Wall clock (ms) that corresponds to #clockTs. */
+  #clockWall = 0;
+  #clockTs = 0;
+  #lastTs = 0;
+  #bytes = 0;
+  #seekTo: number | null = null;
+  #running: Promise<'end' | 'closed'> | null = null;
+
+  private constructor(file: string, source: FileSource, reader: MediaReader) {
+    this.file = file;
+    this.#source = source;
+    this.#reader = reader;
+    this.info = reader.info;
+  }
+
+  /** Opens and parses the file's headers; throws MediaError for missing, truncated or corrupt files. */
+  static async open(file: string, format?: MediaFormat): Promise<FilePlayback> {
+    const source = await FileSource.open(file);
+    try {
+      const reader = await openMediaReader(source, format);
+      return new FilePlayback(file, source, reader);
+    } catch (err) {
+      await source.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Timestamp of the last tag delivered. */
+  get position(): number {
+    return this.#lastTs;
+  }
+
+  get bytesSent(): number {
+    return this.#bytes;
+  }
+
+  /** Runs until the end (or `lenMs`), then resolves 'end'; 'closed' when stopped early. */
+  run(target: PlaybackTarget, opts: PlaybackOptions): Promise<'end' | 'closed'> {
+    this.#running ??= this.#loop(target, opts);
+    return this.#running;
+  }
+
+  async #loop(target: PlaybackTarget, opts: PlaybackOptions): Promise<'end' | 'closed'> {
+    let startTs = opts.startMs > 0 ? await this.#reader.seek(opts.startMs) : 0;
+    this.#resetClock(startTs);
+    let sawVideoFrame = false;
+    for (;;) {
+      if (this.#closed) return 'closed';
+      if (this.#seekTo !== null) {
+        const to = this.#seekTo;
+        this.#seekTo = null;
+        startTs = await this.#reader.seek(to);
+        this.#resetClock(startTs);
+        sawVideoFrame = false;
+      }
+      const tag = await this.#reader.next();
+      if (this.#closed) return 'closed';
+      if (this.#seekTo !== null) continue;
+      if (!tag) return 'end';
+      if (tag.type === 18 && isOnMetaData(tag.payload)) continue; // sent once at start by the caller
+      if (opts.lenMs > 0 && tag.timestamp > startTs + opts.lenMs) return 'end';
+      if (opts.lenMs === 0 && sawVideoFrame) return 'end';
+      if (!(tag.type === 18 && opts.dataAtOnce)) await this.#pace(tag.timestamp, target, opts);
+      if (this.#closed) return 'closed';
+      if (this.#seekTo !== null) continue;
+      target.tag(tag);
+      this.#lastTs = tag.timestamp;
+      this.#bytes += tag.payload.length;
+      if (tag.type === 9 && tag.payload.length > 1 && !(tag.payload[0] === 0x17 && tag.payload[1] === 0)) sawVideoFrame = true;
+    }
+  }
+
+  #resetClock(ts: number): void {
+    this.#clockWall = Date.now();
+    this.#clockTs = ts;
+    this.#lastTs = ts;
+  }
+
+  async #pace(ts: number, target: PlaybackTarget, opts: PlaybackOptions): Promise<void> {
+    for (;;) {
+      if (this.#closed || this.#seekTo !== null) return;
+      if (this.#paused) {
+        const pausedAt = Date.now();
+        await new Promise<void>((r) => this.#pauseWaiters.push(r));
+        // Time stood still while paused.
+        this.#clockWall += Date.now() - pausedAt;
+        continue;
+      }
+      const due = this.#clockWall + (ts - this.#clockTs) - opts.leadMs;
+      const wait = due - Date.now();
+      if (wait > 5) {
+        await sleep(Math.min(wait, 250));
+        continue;
+      }
+      if (target.backlog() > opts.highWaterBytes) {
+        await sleep(20);
+        continue;
+      }
+      return;
+    }
+  }
+
+  pause(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused) {
+      const w = this.#pauseWaiters;
+      this.#pauseWaiters = [];
+      for (const r of w) r();
+    }
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Repositions to the key frame at or before `ms`; takes effect at the next tag. */
+  seek(ms: number): void {
+    this.#seekTo = Math.max(0, ms);
+    this.pause(this.#paused);
+    // Wake a paced wait at once.
+    const w = this.#pauseWaiters;
+    if (!this.#paused) {
+      this.#pauseWaiters = [];
+      for (const r of w) r();
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const w = this.#pauseWaiters;
+    this.#pauseWaiters = [];
+    for (const r of w) r();
+    void this.#source.close().catch(() => undefined);
+  }
+}
+
+function isOnMetaData(payload: Buffer): boolean {
+  // Cheap check before decoding: AMF0 string marker, length 10, "onMetaData".
+  if (payload.length < 13 || payload[0] !== 2) return false;
+  if (payload.readUInt16BE(1) !== 10) return false;
+  try {
+    return decodeAmf0All(payload.subarray(0, 13))[0] === 'onMetaData';
+  } catch {
+    return false;
+  }
+}
