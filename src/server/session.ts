@@ -906,6 +906,8 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       } else if (!startup && conn.backlog > cfg.playerHighWaterBytes) {
         this.#waitKeyframe = true;
         conn.stats.msgDropped++;
+        // The player learns why media skips (FMS sent InsufficientBW when a subscriber fell behind).
+        this.session.sendStatus(this.id, Status.playInsufficientBW(this.#playName, this.session.clientId));
         return;
       }
     }

@@ -28,6 +28,8 @@ export const Status = {
     info('status', 'NetStream.Play.PublishNotify', `${name} is now published.`, withClient({ details: name }, clientid)),
   playUnpublishNotify: (name: string, clientid?: string) =>
     info('status', 'NetStream.Play.UnpublishNotify', `${name} is now unpublished.`, withClient({ details: name }, clientid)),
+  playInsufficientBW: (name: string, clientid?: string) =>
+    info('warning', 'NetStream.Play.InsufficientBW', `Insufficient bandwidth to play ${name}: skipping to the next key frame.`, withClient({ details: name }, clientid)),
   pauseNotify: (name: string, clientid?: string) =>
     info('status', 'NetStream.Pause.Notify', `Pausing ${name}.`, withClient({ details: name }, clientid)),
   unpauseNotify: (name: string, clientid?: string) =>

@@ -234,18 +234,17 @@ describe('live relay semantics', () => {
     const got = collect(fs2);
     await fs2.play('bp');
     slow.conn.socket.pause();
-    const big = Buffer.alloc(64 * 1024, 7);
+    const big = Buffer.alloc(32 * 1024, 7);
     let maxBacklog = 0;
     const slowSession = () => Array.from(server.sessions).find((s) => s.conn.remotePort === slow.conn.localPort);
     let sent = 0;
-    for (let i = 0; i < 600; i++) {
+    // ~10 MB at ~6 MB/s: a reading player keeps up easily, the one that stopped reading cannot.
+    for (let i = 0; i < 320; i++) {
       const payload = Buffer.concat([Buffer.from([i % 25 === 0 ? 0x17 : 0x27, 0x01, 0, 0, 0]), big]);
       stream.sendMedia(9, i * 40, payload);
       sent++;
-      if (i % 20 === 0) {
-        await new Promise((r) => setImmediate(r));
-        maxBacklog = Math.max(maxBacklog, slowSession()?.conn.backlog ?? 0);
-      }
+      await new Promise((r) => setTimeout(r, 5));
+      maxBacklog = Math.max(maxBacklog, slowSession()?.conn.backlog ?? 0);
     }
     const fastSession = () => Array.from(server.sessions).find((x) => x.conn.remotePort === fast.conn.localPort);
     await until(() => got.media.filter((m) => m.type === 9).length >= sent, 20_000).catch((e) => {
@@ -253,9 +252,10 @@ describe('live relay semantics', () => {
     });
     const s = slowSession()!;
     maxBacklog = Math.max(maxBacklog, s.conn.backlog);
-    // ~38 MB were published; the slow player's queue stayed near the high-water mark.
+    // The slow player's queue stayed near the high-water mark (plus what the kernel took).
     expect(maxBacklog).toBeLessThan(server.config.playerHighWaterBytes + 2 * big.length + 64 * 1024);
-    expect(s.conn.stats.msgDropped).toBeGreaterThan(100);
+    expect(s.conn.stats.msgDropped).toBeGreaterThan(50);
+    expect(fastSession()!.conn.stats.msgDropped).toBe(0);
     slow.conn.socket.resume();
     client.close();
     slow.close();
