@@ -31,9 +31,10 @@
  *
  * Values are stored as AMF3, which carries every type of the value model (typed objects with sealed members,
  * dates, arrays with named members, nested objects, ByteArray, XMLDocument, E4X XML, vectors, dictionaries).
- * The one thing AMF3 cannot say is "this object is an AMF0 ECMA array"; AS2 clients send associative arrays
- * that way and expect them back as arrays, so a value holding an ECMA array anywhere is stored as AMF0 (with
- * the 0x11 switch for any AMF3-only part) instead. The AMF0 Date time-zone field is not kept (informative).
+ * What AMF3 cannot say is "this object is an AMF0 ECMA array" (AS2 clients send associative arrays that way
+ * and expect them back as arrays) and "this member's name is empty" (the empty name ends AMF3's dynamic
+ * members). A value holding either anywhere is stored as AMF0 instead, with the 0x11 switch for any AMF3-only
+ * part. The AMF0 Date time-zone field is not kept in AMF3 slots (it is informative).
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -135,18 +136,24 @@ export function crc32(buf: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** True when an ECMA-array-marked object occurs anywhere in the value (cycles are fine). */
-function holdsEcmaArray(v: AmfValue, seen = new Set<object>()): boolean {
+/**
+ * True when the value holds something only AMF0 can say: an ECMA-array-marked object, or an object member
+ * with an empty name (AMF3 ends a dynamic member list with the empty name). Cycles are fine.
+ */
+function needsAmf0(v: AmfValue, seen = new Set<object>()): boolean {
   if (typeof v !== 'object' || v === null || v instanceof Date || v instanceof Uint8Array) return false;
   if (seen.has(v)) return false;
   seen.add(v);
-  if (v instanceof AmfVector) return v.items.some((i) => holdsEcmaArray(i, seen));
+  if (v instanceof AmfVector) return v.items.some((i) => needsAmf0(i, seen));
   if (v instanceof AmfDictionary) {
-    for (const [k, x] of v.entries) if (holdsEcmaArray(k, seen) || holdsEcmaArray(x, seen)) return true;
+    for (const [k, x] of v.entries) if (needsAmf0(k, seen) || needsAmf0(x, seen)) return true;
     return false;
   }
   if (isEcmaArray(v)) return true;
-  for (const k of Object.keys(v)) if (holdsEcmaArray((v as Record<string, AmfValue>)[k], seen)) return true;
+  for (const k of Object.keys(v)) {
+    if (k === '' && !Array.isArray(v)) return true;
+    if (needsAmf0((v as Record<string, AmfValue>)[k], seen)) return true;
+  }
   return false;
 }
 
@@ -157,7 +164,7 @@ export function encodeFso(name: string, data: SharedObjectData, savedAt = Date.n
   const parts: Buffer[] = [];
   let slotBytes = 0;
   for (const [key, value] of data.slots) {
-    const amf0 = holdsEcmaArray(value);
+    const amf0 = needsAmf0(value);
     const v = amf0 ? encodeAmf0With({ avmplus: true }, [value]) : encodeAmf3(value);
     const k = Buffer.from(key, 'utf8');
     const head = Buffer.allocUnsafe(5);
