@@ -126,6 +126,23 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
 
   // --- AppLogic --------------------------------------------------------------------------------------------
 
+  /**
+   * Runs code at global scope in the instance (the shell). Resolves with the sandbox's description of the
+   * result, or of the error it threw.
+   */
+  async evaluate(code: string, filename = 'repl'): Promise<unknown> {
+    const rt = this.runtime;
+    if (!rt) throw new ScriptError('ERR_SCRIPT_NOT_RUNNING', `${this.instance.name} is not running`);
+    return rt.call({ e: 'eval', code, filename });
+  }
+
+  /** Sends any event to the sandbox and resolves with its handler's result (shell completion, inspection). */
+  async sandboxCall(event: { e: string; [k: string]: unknown }): Promise<unknown> {
+    const rt = this.runtime;
+    if (!rt) throw new ScriptError('ERR_SCRIPT_NOT_RUNNING', `${this.instance.name} is not running`);
+    return rt.call(event);
+  }
+
   onConnect(session: ClientSession, args: AmfValue[]): void {
     const rt = this.runtime;
     const client = session.client!;
