@@ -1,6 +1,6 @@
 /** `ssas serve`: host every application folder on a real RTMP port until Ctrl-C / SIGTERM. */
 import chalk from 'chalk';
-import { createServer } from '../server/create';
+import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine } from './output';
 import { resolveAppsDir } from './paths';
@@ -46,6 +46,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const list = (await server.listApplications()).map((a) => a.name);
   printLine(`ssas listening on ${url}`);
   printLine(chalk.dim(`applications (${apps.bundled ? 'bundled samples' : apps.dir}): ${list.join(', ') || 'none'}`));
+  // Scripts that cannot compile are reported now, with file and line; LoadOnStartup instances load now.
+  const problems = await startApplications(server);
+  for (const p of problems) printLine(chalk.red(`application ${p.app} cannot start: ${p.error}`));
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string): void => {
