@@ -1,0 +1,139 @@
+// @ts-check
+'use strict';
+/**
+ * `npm run bench [-- NAME... OPTIONS]`: runs the benchmarks against the compiled server (dist/, built by
+ * `npm install` / `npm run build`) and the peers installed on the machine (node-media-server from npm,
+ * Debian's nginx with the rtmp module). Prints tables, then one JSON line with every raw figure.
+ * See scripts/bench/README.md.
+ */
+const fs = require('node:fs');
+const chalk = require('chalk');
+
+const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [all] [options]
+
+  fanout       0.6 Mbit/s stream to N players per server: server CPU %, RSS, players keeping up
+  throughput   4 Mbit/s stream, players stepped up: CPU s per delivered GB, most players kept up (~3-4 min)
+  decode       chunk decoder throughput, ssas vs node-media-server, on a captured ffmpeg publish
+  (no name: fanout and decode; "all" or --throughput adds throughput)
+
+options (environment variable in brackets):
+  --quick              small smoke run (few players, short windows)
+  --players 400,1000   fan-out player counts [BENCH_PLAYERS]
+  --steps 250,500,...  throughput player steps (default 500,1000,1500,2000,3000,4000) [BENCH_STEPS]
+  --servers ssas,nginx,nms                      [BENCH_SERVERS]
+  --warmup SEC         warm-up before each window [BENCH_WARMUP]
+  --measure SEC        measurement window [BENCH_MEASURE]
+  --workers N          load client processes (default 1) [BENCH_WORKERS]
+  --budget SEC         throughput: no new step after SEC per server (default 60) [BENCH_BUDGET]
+  --decode-sec SEC     time per decode measurement [BENCH_DECODE_SEC]
+  --repeat R           fan-out: R runs per server and N, round robin; the median CPU is shown [BENCH_REPEAT]
+  --profile            after fan-out, profile ssas at the largest N with perf
+  --json FILE          also write the JSON figures to FILE
+`;
+
+/** @param {string[]} argv */
+function parse(argv) {
+  /** @type {Record<string, string | boolean>} */
+  const opts = {};
+  const names = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (['quick', 'profile', 'throughput', 'help'].includes(key)) opts[key] = true;
+      else opts[key] = eq > 0 ? a.slice(eq + 1) : (argv[++i] ?? '');
+    } else if (a === '-h') opts.help = true;
+    else names.push(a);
+  }
+  return { names, opts };
+}
+
+/** @param {string | boolean | undefined} v @param {string | undefined} env @param {number[]} dflt */
+function list(v, env, dflt) {
+  const s = typeof v === 'string' ? v : env;
+  if (!s) return dflt;
+  return s.split(',').map((x) => Number(x.trim())).filter((x) => Number.isFinite(x) && x > 0);
+}
+
+/** @param {string | boolean | undefined} v @param {string | undefined} env @param {number} dflt */
+function num(v, env, dflt) {
+  const s = typeof v === 'string' ? v : env;
+  const n = s === undefined || s === '' ? NaN : Number(s);
+  return Number.isFinite(n) && n > 0 ? n : dflt;
+}
+
+async function main() {
+  const { names, opts } = parse(process.argv.slice(2));
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const known = ['fanout', 'throughput', 'decode', 'all'];
+  for (const n of names) {
+    if (!known.includes(n)) {
+      process.stderr.write(`unknown benchmark "${n}"\n${HELP}`);
+      return 2;
+    }
+  }
+  let todo = names.length ? names : ['fanout', 'decode'];
+  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode'];
+  if (opts.throughput && !todo.includes('throughput')) todo.push('throughput');
+  const quick = opts.quick === true;
+  const env = process.env;
+  const servers = (typeof opts.servers === 'string' ? opts.servers : env.BENCH_SERVERS || 'ssas,nginx,nms')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const workers = num(opts.workers, env.BENCH_WORKERS, 1);
+
+  const { fanout, throughput } = require('./fanout');
+  const { decode } = require('./decode');
+  /** @type {Record<string, unknown>} */
+  const out = { version: 1, date: new Date().toISOString(), quick };
+  for (const name of todo) {
+    if (name === 'fanout') {
+      out.fanout = await fanout({
+        servers,
+        players: list(opts.players, env.BENCH_PLAYERS, quick ? [50, 200] : [400, 1000]),
+        warmupSec: num(opts.warmup, env.BENCH_WARMUP, quick ? 2 : 5),
+        measureSec: num(opts.measure, env.BENCH_MEASURE, quick ? 4 : 15),
+        workers,
+        profile: opts.profile === true,
+        repeat: num(opts.repeat, env.BENCH_REPEAT, 1),
+      });
+    } else if (name === 'throughput') {
+      out.throughput = await throughput({
+        servers,
+        steps: list(opts.steps, env.BENCH_STEPS, quick ? [50, 100] : [500, 1000, 1500, 2000, 3000, 4000]),
+        warmupSec: num(opts.warmup, env.BENCH_WARMUP, quick ? 1 : 3),
+        measureSec: num(opts.measure, env.BENCH_MEASURE, quick ? 3 : 6),
+        workers,
+        budgetSec: num(opts.budget, env.BENCH_BUDGET, quick ? 30 : 60),
+      });
+    } else if (name === 'decode') {
+      out.decode = await decode({ seconds: num(opts['decode-sec'], env.BENCH_DECODE_SEC, quick ? 0.5 : 2) });
+    }
+  }
+  const json = JSON.stringify(out);
+  console.log(chalk.dim('\nraw figures (JSON):'));
+  console.log(json);
+  if (typeof opts.json === 'string' && opts.json) fs.writeFileSync(opts.json, json + '\n');
+  return 0;
+}
+
+// Ctrl-C / kill: exit through process.exit so that common.js stops every server, player and ffmpeg.
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
+  process.on(sig, () => {
+    process.stderr.write(chalk.yellow(`\n${sig}: stopping\n`));
+    process.exit(130);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(chalk.red(`bench failed: ${(err && err.stack) || err}\n`));
+    process.exit(1);
+  },
+);
