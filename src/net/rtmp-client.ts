@@ -117,6 +117,11 @@ export class RtmpClient {
   /** Every command the server sends on stream 0 that is not a response (for tests that record traffic). */
   onCommand: (name: string, args: AmfValue[], txn: number) => void = () => {};
   onClose: (err?: SsasError) => void = () => {};
+  /**
+   * Answers server calls no entry of `handlers` names (a server-side NetConnection looks methods up on the
+   * script object). Throwing (or rejecting) answers _error.
+   */
+  fallbackHandler: ((name: string, args: AmfValue[]) => AmfValue | Promise<AmfValue>) | null = null;
   /** Shared object messages (types 19/16). */
   onSharedObjectMessage: (msg: RtmpMessage) => void = () => {};
   readonly streams = new Map<number, ClientStream>();
@@ -322,7 +327,8 @@ export class RtmpClient {
   }
 
   async #answer(name: string, args: AmfValue[], txn: number): Promise<void> {
-    const h = this.handlers[name];
+    const fallback = this.fallbackHandler;
+    const h = this.handlers[name] ?? (fallback ? (...a: AmfValue[]) => fallback(name, a) : undefined);
     if (!h) {
       if (txn > 0) this.#sendCommand(0, '_error', txn, null, [{ level: 'error', code: 'NetConnection.Call.Failed', description: `Method not found (${name}).` }]);
       return;

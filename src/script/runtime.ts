@@ -25,6 +25,8 @@ export interface BootInfo {
   hostname: string;
   config: Record<string, string>;
   allowDebug: boolean;
+  /** Default objectEncoding of server-side NetConnections (Application.xml; AMF3 unless set). */
+  ncObjectEncoding: 0 | 3;
 }
 
 /** A request from the script that needs an answer (see sandbox/core.js hostCall). */

@@ -45,6 +45,8 @@ export interface ScriptExtension {
   request?(logic: ScriptLogic, req: HostRequest): { value: AmfValue } | undefined;
   requestAsync?(logic: ScriptLogic, req: HostRequest): Promise<{ value: AmfValue }> | undefined;
   op?(logic: ScriptLogic, op: ScriptOp): boolean;
+  /** A client call the extension routes itself (application.registerProxy); undefined = not its business. */
+  clientCall?(logic: ScriptLogic, session: ClientSession, name: string, args: AmfValue[]): Promise<CallOutcome> | undefined;
   dispose?(logic: ScriptLogic): void;
 }
 
@@ -113,6 +115,7 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
         hostname: this.#opts.hostname,
         config: this.config.config,
         allowDebug: this.config.allowDebugDefault,
+        ncObjectEncoding: this.config.objectEncoding,
       },
       host: this,
     });
@@ -175,6 +178,10 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
   async onCall(session: ClientSession, name: string, args: AmfValue[]): Promise<CallOutcome> {
     const rt = this.runtime;
     if (!rt) return { kind: 'error', info: Status.callFailed('Application is not running.') };
+    for (const ext of this.extensions) {
+      const routed = ext.clientCall?.(this, session, name, args);
+      if (routed) return routed;
+    }
     const r = (await rt.call({ e: 'call', cid: session.client!.id, name, args: toIsolate(args) })) as
       | { notFound?: boolean; value?: unknown; error?: Record<string, AmfValue>; internalError?: string }
       | undefined;

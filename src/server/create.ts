@@ -13,6 +13,7 @@ import { packageRoot } from '../cli/paths';
 import { getLogger } from '../logger';
 import { StreamFeature } from './stream-feature';
 import { StreamExtension } from '../script/stream-extension';
+import { NetExtension } from '../script/net-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -29,7 +30,7 @@ export interface CreateServerOptions extends ServerOptions {
 
 export function createServer(opts: CreateServerOptions = {}): Server {
   const streams = new StreamExtension();
-  const extensions: ScriptExtension[] = [streams];
+  const extensions: ScriptExtension[] = [streams, new NetExtension(streams)];
   const { inspector, onScriptLogic, ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
