@@ -195,6 +195,7 @@ export class ServerNetStream implements LiveSubscriber {
   #queue: LiveMessage[] = [];
   #drainTimer: NodeJS.Timeout | null = null;
   #failed = false;
+  #announced = false;
   readonly counters = { bytesSent: 0, messagesSent: 0, messagesDropped: 0, startedAt: 0 };
 
   constructor(nc: ServerNetConnection, id: number, groupspec: string | null, events: NetConnectionEvents) {
@@ -234,8 +235,10 @@ export class ServerNetStream implements LiveSubscriber {
         s.onEvent = (ev) => {
           if (ev.kind === 'status') this.#onRemoteStatus(ev.info);
         };
-        // "In Server-Side ActionScript, this status is not sent to NetConnection.onStatus()."
-        this.#status(info('status', 'NetStream.Connect.Success', 'The NetStream is connected.'));
+        // "In Server-Side ActionScript, this status is not sent to NetConnection.onStatus()." Only the first
+        // remote stream is announced; the one made after publish(false) for a later publish is silent.
+        if (!this.#announced) this.#status(info('status', 'NetStream.Connect.Success', 'The NetStream is connected.'));
+        this.#announced = true;
         if (this.#publishName !== null) this.#sendPublish();
       },
       (err) => {
