@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import { isSsasError } from '../errors';
 import { printError, printLine } from './output';
 import { serveCommand, serveSpec } from './serve';
+import { repairCommand, repairSpec } from './repair';
 
 interface SubCommand {
   name: string;
@@ -10,7 +11,10 @@ interface SubCommand {
   run(argv: string[]): Promise<number>;
 }
 
-const commands: SubCommand[] = [{ name: 'serve', summary: serveSpec.summary, run: serveCommand }];
+const commands: SubCommand[] = [
+  { name: 'serve', summary: serveSpec.summary, run: serveCommand },
+  { name: 'repair', summary: repairSpec.summary, run: repairCommand },
+];
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.name.length)) + 2;
