@@ -35,8 +35,10 @@ import {
   type LiveSubscriber,
 } from './live-stream';
 import { Status } from './status';
+import { checkBandwidth, defaultBandwidthDetection } from './bandwidth';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-info';
 import type { ServerContext } from './server-context';
+import type { CallOutcome } from './app-logic';
 
 const log = getLogger('session');
 
@@ -245,7 +247,7 @@ export class ClientSession {
 
   async #onCall(cmd: Command): Promise<void> {
     const instance = this.instance!;
-    let outcome;
+    let outcome: CallOutcome;
     try {
       outcome = await instance.logic.onCall(this, cmd.name, cmd.args);
     } catch (err) {
@@ -254,6 +256,13 @@ export class ClientSession {
     if (this.state !== 'connected') return;
     if (outcome.kind === 'notFound' && ENCODER_CALLS.has(cmd.name) && this.ctx.config.autoAnswerEncoderCalls) {
       outcome = await this.#answerEncoderCall(cmd);
+    } else if (outcome.kind === 'notFound' && cmd.name === 'checkBandwidth') {
+      // FMS 3 native bandwidth detection, unless the application disabled it in Application.xml.
+      const cfg = instance.appConfig?.bandwidthDetection ?? defaultBandwidthDetection;
+      if (cfg.enabled) {
+        void checkBandwidth(this, cfg);
+        outcome = { kind: 'result', value: null };
+      }
     }
     if (outcome.kind === 'result') {
       if (cmd.transactionId > 0) this.sendResult(cmd.transactionId, null, outcome.value);

@@ -8,12 +8,16 @@
  * - Persistent and non-persistent objects are separate namespaces (same name, two objects).
  * - Use: readAccess is checked (denied: Status SharedObject.NoReadAccess). The answer is one message:
  *   UseSuccess, then either Clear and a Change per slot (full resync) or only the Changes/Removes since the
- *   client's version (delta). A delta is sent only when it is certainly right: the object must be persistent
- *   and loaded from its file in this process (versions on disk continue across restarts), the client's version
- *   must be one this incarnation went through (>= the version it was loaded at, and not purged), and within
- *   resyncDepth when that is not -1 (infinite). Everything else gets a full resync, which is always correct:
- *   a non-persistent object recreated after a restart may reach the same version number with other contents.
- *   Deleted slots are remembered (tombstones) for deltas; purge(), resyncDepth and a cap trim them.
+ *   client's version (delta). A version number names one state only within one history of the object, and a
+ *   client may hold a version from another history (the server restarted and a non-persistent object was
+ *   created again; a persistent one lost its unsaved changes in a crash; its file was deleted) that this one
+ *   reaches again with other contents. So a delta is sent only when that cannot be: the object was loaded
+ *   from a file marked "final" (written when the object was unloaded, so nothing after that version was ever
+ *   handed out), the client's version is at least the loaded one and not purged, and within resyncDepth when
+ *   that is not -1 (infinite). Before the first new version after such a load, the file is rewritten without
+ *   the mark (synchronously, once per load), so a crash cannot leave a "final" file behind a newer history.
+ *   Everything else gets a full resync, which is always right. Deleted slots are remembered (tombstones) for
+ *   deltas; purge(), resyncDepth and a cap trim them.
  * - RequestChange / RequestRemove: writeAccess is checked (denied: Status SharedObject.NoWriteAccess plus a
  *   Change or Remove with the current value, so the client's optimistic value is put back). Applied in
  *   arrival order, version+1 per change; the requester gets Success (for deletes too: Red5 sends Remove, but
@@ -154,6 +158,11 @@ export class ServerSharedObject {
   /** @internal Client requests that arrived while locked. */
   queued: { sub: SoSubscriber; msg: SoMessage }[] = [];
   /** @internal */ saveSeq = 0;
+  /** @internal The file on disk is this state, marked final (or a final save of it is under way). */
+  finalOnDisk = false;
+  /** @internal */ finalPending = false;
+  /** @internal A file of this object exists (loaded or saved). */
+  hasFile = false;
   /** @internal */ saving: Promise<void> = Promise.resolve();
   /** @internal */ unloaded = false;
 
@@ -203,14 +212,22 @@ export class ServerSharedObject {
   }
 
   /** @internal */
-  loadFrom(version: number, slots: Map<string, AmfValue>): void {
+  loadFrom(version: number, slots: Map<string, AmfValue>, final: boolean): void {
     this.#version = version;
     for (const [k, v] of slots) this.slots.set(k, { value: v, version });
-    this.historyStart = version;
+    this.hasFile = true;
+    this.finalOnDisk = final;
+    if (final) this.historyStart = version;
+  }
+
+  /** @internal Unreferenced: no subscriber, no script handle, no lock. */
+  get idle(): boolean {
+    return this.subscribers.size === 0 && !this.scriptRef && this.lockCount === 0;
   }
 
   /** @internal Records a change: version+1, slot or tombstone, dirty. Returns the new version. */
   bump(): number {
+    if (this.finalOnDisk || this.finalPending) this.#mgr.unfinalize(this);
     this.#version++;
     if (this.persistent) this.#dirty = true;
     return this.#version;
@@ -427,7 +444,7 @@ export class SharedObjectManager {
     if (persistent && this.root !== null) {
       try {
         const stored = loadSharedObjectSync(this.root, name);
-        if (stored) so.loadFrom(stored.version, stored.slots);
+        if (stored) so.loadFrom(stored.version, stored.slots, stored.final);
       } catch (err) {
         if (!isSsasError(err) || err.code !== 'ERR_SO_CORRUPT') throw err;
         // The file was moved aside; the object starts empty (and is not saved over anything).
@@ -440,16 +457,22 @@ export class SharedObjectManager {
 
   /** @internal Drops an object nobody uses (saving a dirty persistent one first when autoCommit is on). */
   maybeUnload(so: ServerSharedObject): void {
-    if (so.unloaded || so.subscribers.size > 0 || so.scriptRef || so.lockCount > 0) return;
+    if (so.unloaded || !so.idle) return;
     // Without a folder, persistent objects live as long as the instance.
     if (so.persistent && this.root === null) return;
-    if (so.persistent && so.isDirty && so.autoCommit && this.root !== null) {
-      void this.#saveAsync(so).then(() => {
-        if (so.subscribers.size === 0 && !so.scriptRef && so.lockCount === 0 && !so.isDirty) this.#drop(so);
+    if (this.#wantsFinalSave(so)) {
+      // Stays registered until saved, so a client coming back meanwhile finds it rather than an older file.
+      void this.#saveAsync(so, 'unload').then(() => {
+        if (so.idle && !so.isDirty) this.#drop(so);
       });
       return;
     }
     this.#drop(so);
+  }
+
+  /** Unloading: save when there is something unsaved, or to mark an existing file final. */
+  #wantsFinalSave(so: ServerSharedObject): boolean {
+    return so.persistent && so.autoCommit && this.root !== null && (so.isDirty || (so.hasFile && !so.finalOnDisk));
   }
 
   #drop(so: ServerSharedObject): void {
@@ -748,13 +771,29 @@ export class SharedObjectManager {
   flushSync(so: ServerSharedObject): boolean {
     if (!so.persistent || this.root === null) return false;
     so.saveSeq++;
+    so.finalPending = false;
     try {
       saveSharedObjectSync(this.root, so.name, { version: so.version, slots: so.snapshot() });
       so.markClean();
+      so.hasFile = true;
+      so.finalOnDisk = false;
       return true;
     } catch (err) {
       this.#saveFailed(so, err);
       return false;
+    }
+  }
+
+  /** @internal A new version is about to be handed out: the file must stop claiming to be the last one. */
+  unfinalize(so: ServerSharedObject): void {
+    so.finalOnDisk = false;
+    so.finalPending = false;
+    if (this.root === null) return;
+    so.saveSeq++; // a final save still under way must not land after this
+    try {
+      saveSharedObjectSync(this.root, so.name, { version: so.version, slots: so.snapshot() });
+    } catch (err) {
+      log.warn(`${this.#label}: cannot rewrite shared object ${so.name} before a change: ${(err as Error)?.message ?? err}`);
     }
   }
 
@@ -767,18 +806,32 @@ export class SharedObjectManager {
     }
   }
 
-  /** Saves in the background; saves of one object run in order and an older one never lands after a newer one. */
-  #saveAsync(so: ServerSharedObject): Promise<void> {
+  /**
+   * Saves in the background; saves of one object run in order and an older one never lands after a newer one.
+   * 'unload' and 'close' saves mark the file final (for 'unload' only if still nobody uses the object when the
+   * snapshot is taken).
+   */
+  #saveAsync(so: ServerSharedObject, why: 'periodic' | 'unload' | 'close' = 'periodic'): Promise<void> {
     const root = this.root;
     if (!so.persistent || root === null) return Promise.resolve();
     const run = async (): Promise<void> => {
+      // Queued behind a save that already took these changes.
+      if (why === 'periodic' && !so.isDirty) return;
       const seq = ++so.saveSeq;
-      const data = { version: so.version, slots: so.snapshot() };
+      const final = why === 'close' || (why === 'unload' && so.idle);
+      const data = { version: so.version, slots: so.snapshot(), final };
       so.markClean();
+      so.finalPending = final;
       try {
-        await saveSharedObject(root, so.name, data, { shouldCommit: () => so.saveSeq === seq });
+        const landed = await saveSharedObject(root, so.name, data, { shouldCommit: () => so.saveSeq === seq });
+        if (landed) {
+          so.hasFile = true;
+          so.finalOnDisk = final && so.finalPending;
+        }
       } catch (err) {
         this.#saveFailed(so, err);
+      } finally {
+        if (so.saveSeq === seq) so.finalPending = false;
       }
     };
     so.saving = so.saving.then(run, run);
@@ -812,12 +865,13 @@ export class SharedObjectManager {
     if (p === null) return false;
     for (const so of this.#objects.values()) {
       if (!soPatternMatches(p, so.name)) continue;
+      // The file is being deleted: no save is needed, and none under way may land afterwards.
+      so.saveSeq++;
+      so.hasFile = false;
+      so.finalOnDisk = false;
+      so.finalPending = false;
       so.clear();
-      // The file is being deleted: the empty object needs no save until it changes again.
-      if (so.persistent) {
-        so.saveSeq++;
-        so.markClean();
-      }
+      so.markClean();
     }
     return this.root === null ? true : deleteSharedObjects(this.root, String(pattern));
   }
@@ -830,7 +884,7 @@ export class SharedObjectManager {
     this.#timer = null;
     const saves: Promise<void>[] = [];
     for (const so of this.#objects.values()) {
-      if (so.persistent && so.autoCommit && so.isDirty) saves.push(this.#saveAsync(so));
+      if (this.#wantsFinalSave(so)) saves.push(this.#saveAsync(so, 'close'));
       else saves.push(so.saving);
     }
     await Promise.all(saves);

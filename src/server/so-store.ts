@@ -17,12 +17,14 @@
  *   12       4     slot count C
  *   16       8     saved at: ms since the epoch (f64; informative)
  *   24       4     slot section length N in bytes
- *   28       2     name length L
- *   30       L     the object's name, UTF-8 (informative: the path names the object)
- *   30+L     N     C slot records
- *   30+L+N   4     CRC-32 (IEEE 802.3, as zlib and PNG) of every byte before it
+ *   28       2     flags: bit 0 "final", the object was unloaded after this save and no later version of it
+ *                  was handed out (so a client's version tells which state it has; see shared-objects.ts)
+ *   30       2     name length L
+ *   32       L     the object's name, UTF-8 (informative: the path names the object)
+ *   32+L     N     C slot records
+ *   32+L+N   4     CRC-32 (IEEE 802.3, as zlib and PNG) of every byte before it
  *
- *   The file is exactly 34+L+N bytes long: a torn or extended file fails the length or CRC check.
+ *   The file is exactly 36+L+N bytes long: a torn or extended file fails the length or CRC check.
  *
  *   slot record:
  *     u8   value encoding: 3 = one AMF3 value, 0 = one AMF0 value (AMF3-only parts behind 0x11)
@@ -57,6 +59,8 @@ export class SharedObjectError extends SsasError {}
 export interface SharedObjectData {
   version: number;
   slots: ReadonlyMap<string, AmfValue>;
+  /** Written as the object is unloaded: no later version exists (header flag bit 0). */
+  final?: boolean;
 }
 
 export interface StoredSharedObject {
@@ -66,10 +70,12 @@ export interface StoredSharedObject {
   savedAt: number;
   /** The name recorded in the file. */
   name: string;
+  final: boolean;
 }
 
 export const FSO_MAGIC = Buffer.from('SSASFSO1', 'latin1');
-const FIXED_HEADER = 30;
+const FIXED_HEADER = 32;
+const FLAG_FINAL = 1;
 const TRAILER = 4;
 const ENC_AMF0 = 0;
 const ENC_AMF3 = 3;
@@ -184,7 +190,8 @@ export function encodeFso(name: string, data: SharedObjectData, savedAt = Date.n
   header.writeUInt32BE(data.slots.size, 12);
   header.writeDoubleBE(savedAt, 16);
   header.writeUInt32BE(slotBytes, 24);
-  header.writeUInt16BE(nameBytes.length, 28);
+  header.writeUInt16BE(data.final === true ? FLAG_FINAL : 0, 28);
+  header.writeUInt16BE(nameBytes.length, 30);
   nameBytes.copy(header, FIXED_HEADER);
   const out = Buffer.allocUnsafe(header.length + slotBytes + TRAILER);
   let off = header.copy(out, 0);
@@ -205,7 +212,8 @@ export function decodeFso(buf: Buffer): StoredSharedObject {
   const count = buf.readUInt32BE(12);
   const savedAt = buf.readDoubleBE(16);
   const slotBytes = buf.readUInt32BE(24);
-  const nameLen = buf.readUInt16BE(28);
+  const flags = buf.readUInt16BE(28);
+  const nameLen = buf.readUInt16BE(30);
   const bodyStart = FIXED_HEADER + nameLen;
   const expected = bodyStart + slotBytes + TRAILER;
   if (buf.length !== expected) throw corrupt(`length ${buf.length}, header says ${expected}`, { size: buf.length, expected });
@@ -247,7 +255,7 @@ export function decodeFso(buf: Buffer): StoredSharedObject {
     slots.set(key, value);
   }
   if (off !== crcAt) throw corrupt('slot section length does not match its slots');
-  return { version, slots, savedAt, name };
+  return { version, slots, savedAt, name, final: (flags & FLAG_FINAL) !== 0 };
 }
 
 // ------------------------------------------------------------------------------------------------- I/O
@@ -291,7 +299,10 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 export interface SaveOptions {
-  /** Checked just before the rename: returning false abandons this save (a newer one already landed). */
+  /**
+   * Checked just before the rename, in the same tick as the rename itself: returning false abandons this save
+   * (a newer one already landed).
+   */
   shouldCommit?: () => boolean;
   savedAt?: number;
 }
@@ -316,7 +327,8 @@ export async function saveSharedObject(root: string, name: string, data: SharedO
       await fsp.unlink(tmp).catch(() => undefined);
       return false;
     }
-    await fsp.rename(tmp, file);
+    // Synchronous, so nothing (a synchronous save of newer data) can run between the check and the rename.
+    fs.renameSync(tmp, file);
     await fsyncDir(dir);
     return true;
   } catch (err) {

@@ -74,6 +74,27 @@ describe('bundled samples', () => {
     await pub.kill();
   }, 40_000);
 
+  it('live: checkBandwidth from onConnect(client, true) calls onBWCheck then onBWDone(kbps, ...)', async () => {
+    let checks = 0;
+    let done: unknown[] | null = null;
+    const c = await RtmpClient.connect(`${base}/live`, {
+      args: [true],
+      handlers: { onBWCheck: () => ++checks, onBWDone: (...a) => void (done = a) },
+    });
+    await until(() => done !== null);
+    expect(checks).toBeGreaterThan(3);
+    const [kbps, deltaDown, deltaTime, latency] = done as unknown as number[];
+    expect(kbps).toBeGreaterThan(1000);
+    expect(deltaDown).toBeGreaterThan(0);
+    expect(deltaTime).toBeGreaterThanOrEqual(0);
+    expect(latency).toBeGreaterThanOrEqual(0);
+    // Client-side nc.call("checkBandwidth") is answered natively too.
+    done = null;
+    await c.call('checkBandwidth');
+    await until(() => done !== null);
+    c.close();
+  });
+
   it('vod: plays the bundled sample files; getStreamLength from the script', async () => {
     const p = await probeUrl(`${base}/vod/mp4:sample.mp4`);
     expect(videoStream(p)?.codec_name).toBe('h264');
