@@ -135,18 +135,23 @@ describe('.fso format', () => {
     expect(buf.readUInt32BE(12)).toBe(1);
     expect(buf.readDoubleBE(16)).toBe(1000);
     const n = buf.readUInt32BE(24);
-    expect(buf.readUInt16BE(28)).toBe(1);
-    expect(buf.toString('utf8', 30, 31)).toBe('n');
-    expect(buf.length).toBe(30 + 1 + n + 4);
+    expect(buf.readUInt16BE(28)).toBe(0);
+    expect(buf.readUInt16BE(30)).toBe(1);
+    expect(buf.toString('utf8', 32, 33)).toBe('n');
+    expect(buf.length).toBe(32 + 1 + n + 4);
     // slot: AMF3 (3), key "k", value integer 1 (04 01)
-    expect(buf.subarray(31, 31 + n).toString('hex')).toBe('03' + '00000001' + '6b' + '00000002' + '0401');
+    expect(buf.subarray(33, 33 + n).toString('hex')).toBe('03' + '00000001' + '6b' + '00000002' + '0401');
     const zlib = require('node:zlib') as { crc32?: (b: Buffer) => number };
-    if (zlib.crc32) expect(buf.readUInt32BE(31 + n)).toBe(zlib.crc32(buf.subarray(0, 31 + n)) >>> 0);
+    if (zlib.crc32) expect(buf.readUInt32BE(33 + n)).toBe(zlib.crc32(buf.subarray(0, 33 + n)) >>> 0);
+    expect(decodeFso(buf).final).toBe(false);
+    const fin = encodeFso('n', { version: 3, slots: new Map([['k', 1]]), final: true }, 1000);
+    expect(fin.readUInt16BE(28)).toBe(1);
+    expect(decodeFso(fin).final).toBe(true);
   });
 
   test('an ECMA array anywhere makes the slot AMF0 (kept as an ECMA array); others are AMF3', () => {
     const buf = encodeFso('n', { version: 1, slots: new Map<string, AmfValue>([['e', [ecmaArray({ a: 1 } as AmfObject)]], ['p', { a: 1 }]]) });
-    expect(buf[31]).toBe(0); // first slot: AMF0
+    expect(buf[33]).toBe(0); // first slot: AMF0
     const back = decodeFso(buf);
     expect(amfDiff([ecmaArray({ a: 1 } as AmfObject)], back.slots.get('e'))).toBeNull();
   });
