@@ -84,10 +84,10 @@ function ssasInspect(S) {
       globals[name] = typeof v;
       if (typeof v === 'function' && /^[A-Z]/.test(name)) {
         members[name] = Object.getOwnPropertyNames(v);
-        if (v.prototype && typeof v.prototype === 'object') members[name + '.prototype'] = chainNames(v.prototype, Object.prototype);
+        if (v.prototype && typeof v.prototype === 'object') members[name + '.prototype'] = chainNames(v.prototype, null);
       }
     }
-    members.application = chainNames(S.application, Object.prototype);
+    members.application = chainNames(S.application, null);
     return { ok: true, globals: globals, members: members };
   };
 

@@ -42,6 +42,8 @@ export class ServerNetConnection {
   /** AMF headers for Flash Remoting (addHeader); kept for the Remoting transport, unused over RTMP. */
   readonly headers = new Map<string, { mustUnderstand: boolean; value: AmfValue }>();
   readonly streams = new Set<ServerNetStream>();
+  /** Told when the connection is established or lost (proxied shared objects follow it). */
+  readonly stateListeners = new Set<(state: NcState) => void>();
   #events: NetConnectionEvents;
   #attempt = 0;
   #release: (() => void) | null = null;
@@ -118,6 +120,7 @@ export class ServerNetConnection {
         };
         this.#status(client.connectResult?.info ?? info('status', 'NetConnection.Connect.Success', 'Connection succeeded.'));
         for (const ns of this.streams) ns.connectionReady();
+        for (const l of Array.from(this.stateListeners)) l('connected');
       },
       (err) => {
         if (attempt !== this.#attempt) return;
@@ -157,7 +160,9 @@ export class ServerNetConnection {
   #teardown(closeStreams: boolean): void {
     const c = this.client;
     this.client = null;
+    const was = this.state;
     if (this.state !== 'idle') this.state = 'closed';
+    if (was === 'connected') for (const l of Array.from(this.stateListeners)) l('closed');
     c?.close();
     if (closeStreams) for (const ns of Array.from(this.streams)) ns.connectionLost();
     this.#release?.();

@@ -56,6 +56,11 @@ export class NetExtension implements ScriptExtension {
     };
   }
 
+  /** The script's NetConnection of that id (for proxied shared objects). */
+  netConnection(logic: ScriptLogic, id: number): ServerNetConnection | undefined {
+    return this.#nc(logic, id, true);
+  }
+
   #nc(logic: ScriptLogic, id: number, create = false): ServerNetConnection | undefined {
     const st = this.#of(logic);
     let nc = st.ncs.get(id);

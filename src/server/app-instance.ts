@@ -54,8 +54,8 @@ export class AppInstance {
   #host: InstanceHost;
   #idleTimer: NodeJS.Timeout | null = null;
   #loaded: Promise<void> | null = null;
-  /** Extra resources (recorders, server streams, shared objects) that keep the instance busy and need closing. */
-  readonly closers = new Set<() => void>();
+  /** Resources (server streams, connections, shared objects) to close when the instance unloads; may be async. */
+  readonly closers = new Set<() => void | Promise<void>>();
   /** Things other than clients that keep an idle instance alive (server-side streams, outgoing connections). */
   #holds = 0;
 
@@ -191,13 +191,15 @@ export class AppInstance {
     this.state = 'stopping';
     this.#cancelIdle();
     for (const session of Array.from(this.sessions)) session.appShutdown(opts.description);
-    for (const close of Array.from(this.closers)) {
-      try {
-        close();
-      } catch (err) {
-        this.log.warn(`closing a resource failed: ${(err as Error).message}`);
-      }
-    }
+    await Promise.all(
+      Array.from(this.closers, async (close) => {
+        try {
+          await close();
+        } catch (err) {
+          this.log.warn(`closing a resource failed: ${(err as Error).message}`);
+        }
+      }),
+    );
     this.closers.clear();
     this.logic.dispose();
     this.state = 'stopped';

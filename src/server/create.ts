@@ -14,6 +14,8 @@ import { getLogger } from '../logger';
 import { StreamFeature } from './stream-feature';
 import { StreamExtension } from '../script/stream-extension';
 import { NetExtension } from '../script/net-extension';
+import { SharedObjectFeature } from './so-feature';
+import { SharedObjectExtension } from '../script/so-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -30,7 +32,9 @@ export interface CreateServerOptions extends ServerOptions {
 
 export function createServer(opts: CreateServerOptions = {}): Server {
   const streams = new StreamExtension();
-  const extensions: ScriptExtension[] = [streams, new NetExtension(streams)];
+  const net = new NetExtension(streams);
+  const sharedObjects = new SharedObjectFeature();
+  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net)];
   const { inspector, onScriptLogic, ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
@@ -53,7 +57,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
       return logic;
     },
   });
-  server.features.push(new StreamFeature());
+  server.features.push(new StreamFeature(), sharedObjects);
   return server;
 }
 

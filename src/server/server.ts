@@ -29,6 +29,8 @@ export interface ServerFeature {
   onPublishStopped?(session: ClientSession, stream: SessionStream, live: LiveStream): void;
   onSharedObjectMessage?(session: ClientSession, msg: RtmpMessage): boolean;
   onInstanceCreated?(instance: AppInstance): void;
+  /** A session is gone (after its instance's onDisconnect). */
+  onSessionClosed?(session: ClientSession): void;
 }
 
 export interface ServerOptions extends PartialServerConfig {
@@ -89,7 +91,10 @@ export class Server implements ServerContext, InstanceHost {
     const conn = new RtmpConnection(socket, { role: 'server', limits: this.config.limits });
     const session = new ClientSession(conn, this);
     this.sessions.add(session);
-    session.onClosed = () => this.sessions.delete(session);
+    session.onClosed = () => {
+      this.sessions.delete(session);
+      for (const f of this.features) f.onSessionClosed?.(session);
+    };
   }
 
   // ----- applications -------------------------------------------------------------------------------------

@@ -570,7 +570,11 @@ export class ClientSession {
     this.#teardown();
   }
 
+  #tornDown = false;
+
   #teardown(notifyApp = true): void {
+    if (this.#tornDown) return;
+    this.#tornDown = true;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = null;
     const wasConnected = this.state === 'connected';

@@ -1,0 +1,115 @@
+/**
+ * `ssas repl`: the server of `ssas serve` plus a shell evaluating inside one application instance. At a
+ * terminal it is interactive; with piped input it runs the statements and exits (status 1 when one threw).
+ */
+import chalk from 'chalk';
+import { createServer, startApplications } from '../server/create';
+import type { Server } from '../server/server';
+import { formatHelp, parseArgs, type CommandSpec } from './args';
+import { resolveAppsDir } from './paths';
+import { setLogLevel, type LogLevel } from '../logger';
+import { isSsasError } from '../errors';
+import { ShellSession, describeError } from '../repl/session';
+import { Shell } from '../repl/shell';
+import { defaultHistoryFile } from '../repl/history';
+import { pickInstance, terminalIO, type TerminalIO } from '../repl/terminal';
+
+export const replSpec: CommandSpec = {
+  name: 'repl',
+  summary: 'Run the server and an interactive shell inside one application instance.',
+  usage: 'ssas repl [--apps DIR] [--host H] [--port N] [APP[/INSTANCE]]',
+  options: [
+    { name: 'apps', type: 'string', arg: 'DIR', description: 'Applications folder (default ./applications, else the bundled samples).' },
+    { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on.' },
+    { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port (so does a busy default port).' },
+    { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
+    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+  ],
+  details: [
+    chalk.bold('Examples:'),
+    '  ssas repl chat                        open chat/_definst_ (loaded if not running)',
+    "  echo 'application.name' | ssas repl chat",
+    '  ssas repl --apps ./applications       choose an application or running instance',
+    '',
+    'Type .help in the shell for its commands. History: ~/.ssas_repl_history ($SSAS_REPL_HISTORY overrides; empty disables).',
+  ].join('\n'),
+};
+
+/** Listens on the configured port; a busy default port (not one the person chose) falls back to a free one. */
+async function listen(make: (port: number) => Server, port: number, chosen: boolean): Promise<{ server: Server; url: string; fellBack: boolean }> {
+  const server = make(port);
+  try {
+    return { server, url: (await server.listen()).url, fellBack: false };
+  } catch (err) {
+    if (chosen || !isSsasError(err) || err.code !== 'ERR_NET_ADDRESS_IN_USE') throw err;
+    const other = make(0);
+    return { server: other, url: (await other.listen()).url, fellBack: true };
+  }
+}
+
+export async function replCommand(argv: string[], io: TerminalIO = terminalIO(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const args = parseArgs(replSpec, argv);
+  const say = (s: string): void => void io.output.write(s + '\n');
+  const warn = (s: string): void => void io.errorOutput.write(s + '\n');
+  if (args.help) {
+    say(formatHelp(replSpec));
+    return 0;
+  }
+  if (args.positionals.length > 1) {
+    warn(`ssas repl takes one APP[/INSTANCE], got: ${args.positionals.join(' ')}`);
+    return 2;
+  }
+  setLogLevel(String(args.options['log-level']) as LogLevel);
+  const apps = resolveAppsDir(args.options.apps as string | undefined);
+  const { server, url, fellBack } = await listen(
+    (port) =>
+      createServer({
+        appsDir: apps.dir,
+        host: String(args.options.host),
+        port,
+        defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
+      }),
+    Number(args.options.port),
+    argv.some((a) => a === '--port' || a.startsWith('--port=')),
+  );
+  const session = new ShellSession(server);
+  // Piped mode prints no colour; its notices go to stderr so stdout holds only results.
+  const paint = (f: (s: string) => string, s: string): string => (io.interactive ? f(s) : s);
+  try {
+    const notice = io.interactive ? say : warn;
+    notice(paint(chalk.gray, `ssas listening on ${url}${fellBack ? ` (port ${args.options.port} is busy)` : ''}`));
+    for (const p of await startApplications(server)) notice(paint(chalk.red, `application ${p.app} cannot start: ${p.error}`));
+    let target: string | null = args.positionals[0] ?? null;
+    if (!target) {
+      if (!io.interactive) {
+        warn('name the application to open: ssas repl APP[/INSTANCE] (the list needs a terminal)');
+        return 2;
+      }
+      target = await pickInstance(await session.listApps());
+      if (!target) return 1;
+    }
+    try {
+      await session.attach(target);
+    } catch (err) {
+      warn(paint(chalk.red, `cannot open ${target}: ${describeError(err)}`));
+      return 1;
+    }
+    const shell = new Shell({
+      input: io.input,
+      output: io.output,
+      errorOutput: io.errorOutput,
+      interactive: io.interactive,
+      colors: io.interactive,
+      session,
+      serverUrl: url,
+      historyFile: defaultHistoryFile(env),
+      cwd: process.cwd(),
+      columns: io.columns,
+    });
+    if (io.interactive) say(chalk.gray(`${session.name}: type SSAS to evaluate it in the instance, .help for commands, Ctrl+D to leave`));
+    return await shell.run();
+  } finally {
+    session.dispose();
+    await server.close();
+  }
+}
