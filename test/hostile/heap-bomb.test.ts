@@ -13,7 +13,7 @@ beforeAll(async () => {
       'Application.xml': '<Application><JSEngine><RuntimeSize>32768</RuntimeSize><MaxTimeOut>20</MaxTimeOut></JSEngine></Application>',
       'main.asc': [
         'application.onAppStop = function () { trace("onAppStop must not run on out-of-memory"); };',
-        'Client.prototype.bomb = function () { var a = []; for (;;) { a.push(new Array(100000).join("x") + Math.random()); } };',
+        'Client.prototype.bomb = function () { var a = []; for (;;) { a.push(new Array(1000000).fill(Math.random())); } };',
         'Client.prototype.ok = function () { return "fine"; };',
       ].join('\n'),
     },
