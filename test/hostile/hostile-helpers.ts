@@ -62,10 +62,4 @@ export async function liveProbe(base: string): Promise<{ gaps: () => number[]; r
   };
 }
 
-export const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+export { until } from '../support';

@@ -15,6 +15,7 @@ import {
   videoStream,
   waitForPublishStart,
   type TrackedProcess,
+  until,
 } from '../support';
 
 const bin = path.join(__dirname, '..', '..', 'scripts', 'ssas.js');
@@ -31,13 +32,6 @@ afterAll(async () => {
   await killAllTracked();
 });
 
-const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('ssas command', () => {
   it('prints one line with the URL and lists the bundled applications', () => {

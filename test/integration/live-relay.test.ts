@@ -23,6 +23,7 @@ import {
   removeDir,
   videoStream,
   waitForPublishStart,
+  until,
 } from '../support';
 import { connect as tcpConnect } from 'net';
 import { ClientHandshake } from '../../src/rtmp/handshake';
@@ -68,13 +69,6 @@ function collect(stream: ClientStream): { media: { type: number; ts: number; pay
   return out;
 }
 
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('real peers', () => {
   it('ffmpeg publishes H.264+AAC; ffprobe and ffmpeg read it back; rtmpdump records an FLV ffprobe reads', async () => {

@@ -23,6 +23,7 @@ import {
   waitForPublishStart,
   type NginxRtmp,
   type NodeMediaServer,
+  until,
 } from '../support';
 
 const ORIGIN = String.raw`
@@ -108,14 +109,8 @@ const apps = makeTempDir('netstream-apps');
 const edgeApps = makeTempDir('netstream-edge');
 const traces: string[] = [];
 let removeSink: () => void;
+const recent = (): string => traces.slice(-30).join(' | ');
 
-const until = async (cond: () => boolean, ms = 15000, what = ''): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met in time ${what}: ${traces.slice(-30).join(' | ')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 beforeAll(async () => {
   nginx = await startNginxRtmp();
@@ -159,7 +154,7 @@ describe('republishing (multipoint publish)', () => {
   it('ffmpeg -> origin -> nginx-rtmp, node-media-server and another ssas: ffprobe reads each with the same codecs', async () => {
     const pub = publishWithFfmpeg(`${originUrl}/origin/cam`, { durationSec: 60, width: 320, height: 240, fps: 25 });
     await waitForPublishStart(pub);
-    await until(() => traces.filter((t) => /^ns .* cam NetStream.Publish.Start$/.test(t)).length === 3, 20_000, 'publish start on 3 remotes');
+    await until(() => traces.filter((t) => /^ns .* cam NetStream.Publish.Start$/.test(t)).length === 3, 20_000, 'publish start on 3 remotes', recent);
     for (const url of [nginx.url('live', 'cam'), nms.url('live', 'cam'), `${edgeUrl}/live/cam`]) {
       const p = await probeUrl(url, 20_000);
       expect([videoStream(p)?.codec_name, videoStream(p)?.width, videoStream(p)?.height, audioStream(p)?.codec_name]).toEqual(['h264', 320, 240, 'aac']);
@@ -180,13 +175,13 @@ describe('republishing (multipoint publish)', () => {
     const admin = await RtmpClient.connect(`${originUrl}/origin`);
     await new Promise((r) => setTimeout(r, 300));
     expect(await admin.call('sendAll', 'cam', 'hello remote')).toEqual([true, true, true]);
-    await until(() => data.length > 0, 5000, 'onChat at the remote player');
+    await until(() => data.length > 0, 5000, 'onChat at the remote player', recent);
     expect(data[0]).toEqual(['hello remote', 7, { k: 'v' }]);
     const times = (await admin.call('times', 'cam')) as number[];
     for (const t of times) expect(t).toBeGreaterThan(0.5);
     // publish(false) on the origin side gives Unpublish.Success.
     await pub.kill();
-    await until(() => traces.filter((t) => /^ns .* cam NetStream.Unpublish.Success$/.test(t)).length === 3, 10_000, 'unpublish');
+    await until(() => traces.filter((t) => /^ns .* cam NetStream.Unpublish.Success$/.test(t)).length === 3, 10_000, 'unpublish', recent);
     admin.close();
     player.close();
   }, 90_000);
@@ -197,7 +192,7 @@ describe('republishing (multipoint publish)', () => {
     await sq.publish('taken');
     const pub = publishWithFfmpeg(`${originUrl}/origin/taken`, { durationSec: 30 });
     await waitForPublishStart(pub);
-    await until(() => traces.some((t) => t.startsWith(`ns ${edgeUrl}/live taken NetStream.Publish.BadName`)), 15_000, 'BadName');
+    await until(() => traces.some((t) => t.startsWith(`ns ${edgeUrl}/live taken NetStream.Publish.BadName`)), 15_000, 'BadName', recent);
     await pub.kill();
     squatter.close();
   }, 40_000);
@@ -205,14 +200,14 @@ describe('republishing (multipoint publish)', () => {
 
 describe('ssas to ssas', () => {
   it('publish(name, "record") on the remote ssas produces a file there; Stream.play(..., nc) pulls a remote live stream', async () => {
-    await until(() => traces.includes('archive NetConnection.Connect.Success'), 10_000, 'archive connect');
+    await until(() => traces.includes('archive NetConnection.Connect.Success'), 10_000, 'archive connect', recent);
     const pub = publishWithFfmpeg(`${originUrl}/recorder/show`, { durationSec: 4 });
-    await until(() => traces.includes('archive-ns show NetStream.Record.Start'), 20_000, 'remote Record.Start');
+    await until(() => traces.includes('archive-ns show NetStream.Record.Start'), 20_000, 'remote Record.Start', recent);
     const done = await pub.exited;
     expect(done.code).toBe(0);
-    await until(() => traces.includes('archive-ns show NetStream.Unpublish.Success'), 10_000, 'remote unpublish');
+    await until(() => traces.includes('archive-ns show NetStream.Unpublish.Success'), 10_000, 'remote unpublish', recent);
     const file = path.join(edgeApps, 'archive', 'streams', '_definst_', 'show.f4v');
-    await until(() => fs.existsSync(file) && !fs.existsSync(`${file}.idx`), 10_000, 'f4v closed');
+    await until(() => fs.existsSync(file) && !fs.existsSync(`${file}.idx`), 10_000, 'f4v closed', recent);
     const p = await probeUrl(file);
     expect(Math.abs(Number(p.format?.duration) - 4)).toBeLessThan(0.5);
     expect([videoStream(p)?.codec_name, audioStream(p)?.codec_name]).toEqual(['h264', 'aac']);
@@ -234,16 +229,16 @@ describe('ssas to ssas', () => {
     const feed = await RtmpClient.connect(`${originUrl}/recorder`);
     const fs1 = await feed.createStream();
     await fs1.publish('survivor');
-    await until(() => traces.includes('archive-ns survivor NetStream.Publish.Start'), 10_000, 'publish to archive');
+    await until(() => traces.includes('archive-ns survivor NetStream.Publish.Start'), 10_000, 'publish to archive', recent);
     const before = traces.length;
     await edge.close();
-    await until(() => traces.slice(before).includes('archive NetConnection.Connect.Closed'), 5000, 'Connect.Closed within seconds');
+    await until(() => traces.slice(before).includes('archive NetConnection.Connect.Closed'), 5000, 'Connect.Closed within seconds', recent);
     edge = createServer({ appsDir: edgeApps, port });
     await edge.listen();
-    await until(() => traces.slice(before).includes('archive NetConnection.Connect.Success'), 10_000, 'reconnected');
+    await until(() => traces.slice(before).includes('archive NetConnection.Connect.Success'), 10_000, 'reconnected', recent);
     expect(await feed.call('archiveConnected')).toBe(true);
     expect(await feed.call('republish', 'survivor')).toBe(true);
-    await until(() => traces.slice(before).includes('re-ns survivor NetStream.Publish.Start'), 10_000, 'republished');
+    await until(() => traces.slice(before).includes('re-ns survivor NetStream.Publish.Start'), 10_000, 'republished', recent);
     feed.close();
   }, 40_000);
 
@@ -265,8 +260,8 @@ describe('ssas to ssas', () => {
     expect(await c.call('go', 'rtmp://127.0.0.1:1/app')).toBe(true);
     expect(await c.call('go', 'rtmp://no-such-host.invalid/app')).toBe(true);
     expect(await c.call('alive')).toBe('yes');
-    await until(() => traces.includes('fail rtmp://127.0.0.1:1/app NetConnection.Connect.Failed'), 5000, 'refused');
-    await until(() => traces.includes('fail rtmp://no-such-host.invalid/app NetConnection.Connect.Failed'), 10_000, 'dns');
+    await until(() => traces.includes('fail rtmp://127.0.0.1:1/app NetConnection.Connect.Failed'), 5000, 'refused', recent);
+    await until(() => traces.includes('fail rtmp://no-such-host.invalid/app NetConnection.Connect.Failed'), 10_000, 'dns', recent);
     expect(Date.now() - started).toBeLessThan(10_000);
     c.close();
   }, 20_000);

@@ -10,7 +10,7 @@ import type { Server } from '../../src/server/server';
 import { RtmpClient } from '../../src/net/rtmp-client';
 import { addLogSink, setLogLevel } from '../../src/logger';
 import { typedObject, getClassName } from '../../src/amf';
-import { copyDir, killAllTracked, librtmpClient, makeTempDir, publishWithFfmpeg, removeDir, startLibrtmpClient, waitForPublishStart } from '../support';
+import { copyDir, killAllTracked, librtmpClient, makeTempDir, publishWithFfmpeg, removeDir, startLibrtmpClient, waitForPublishStart, until} from '../support';
 
 let server: Server;
 let base: string;
@@ -33,13 +33,6 @@ afterAll(async () => {
   removeDir(apps);
 });
 
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 /** 1-based line of the first line of the fixture's main.asc containing `text`. */
 const lineOf = (text: string): number =>

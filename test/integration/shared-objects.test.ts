@@ -13,7 +13,7 @@ import { RemoteSharedObject } from '../../src/net/so-client';
 import { loadSharedObject } from '../../src/server/so-store';
 import { MessageType } from '../../src/rtmp/types';
 import { typedObject, getClassName } from '../../src/amf';
-import { killAllTracked, makeTempDir, removeDir, spawnTracked } from '../support';
+import { killAllTracked, makeTempDir, removeDir, spawnTracked, until} from '../support';
 
 const ROOM = String.raw`
 var syncLog = [], chatLog = [];
@@ -75,13 +75,6 @@ afterAll(async () => {
   removeDir(apps);
 });
 
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 async function join(objectEncoding: 0 | 3, name = 'room', app = 'room/r1', persistent = false, role = 'normal') {
   const c = await RtmpClient.connect(`${base}/${app}`, { objectEncoding, args: [role] });

@@ -23,6 +23,7 @@ import {
   runTracked,
   requirePeer,
   videoStream,
+  until,
 } from '../support';
 
 let server: Server;
@@ -45,13 +46,6 @@ async function probeFile(file: string): Promise<{ codecs: string[]; duration: nu
   return { codecs: p.streams.map((s) => s.codec_name ?? '').sort(), duration: Number(p.format?.duration) };
 }
 
-const until = async (cond: () => boolean, ms = 10000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 beforeAll(async () => {
   copyDir(path.join(__dirname, '..', 'fixtures', 'apps', 'recorder'), path.join(apps, 'recorder'));

@@ -7,3 +7,4 @@ export * from './media';
 export * from './nginx-rtmp';
 export * from './node-media-server';
 export * from './librtmp';
+export * from './wait';
