@@ -196,11 +196,13 @@ function tempDir(kind) {
 }
 
 /**
- * ssas on the bundled sample applications (app `live`).
+ * ssas on the bundled sample applications (app `live`). BENCH_SSAS_ROOT (or --ssas-root) names another
+ * checkout to measure instead of this one (built, with its own scripts/ssas.js and dist/).
  * @param {{nodeArgs?: string[]}} [opts]
  * @returns {Promise<RunningServer>}
  */
 async function startSsas(opts = {}) {
+  const root = process.env.BENCH_SSAS_ROOT ? path.resolve(process.env.BENCH_SSAS_ROOT) : ROOT;
   const dir = tempDir('ssas');
   const log = path.join(dir, 'ssas.log');
   const child = spawnWithLimit(
@@ -208,10 +210,10 @@ async function startSsas(opts = {}) {
       process.execPath,
       '--no-node-snapshot',
       ...(opts.nodeArgs ?? []),
-      path.join(ROOT, 'scripts', 'ssas.js'),
+      path.join(root, 'scripts', 'ssas.js'),
       'serve',
       '--port', '0',
-      '--apps', path.join(ROOT, 'sandbox', 'applications'),
+      '--apps', path.join(root, 'sandbox', 'applications'),
       '--log-level', 'warn',
     ],
     { log, cwd: dir },
@@ -227,7 +229,7 @@ async function startSsas(opts = {}) {
   }
   return {
     kind: 'ssas',
-    label: 'ssas',
+    label: root === ROOT ? 'ssas' : `ssas (${root})`,
     pid: /** @type {number} */ (child.pid),
     port,
     app: 'live',
@@ -357,7 +359,8 @@ function peerMissing(kind) {
       return 'node-media-server is not installed (npm install)';
     }
   }
-  if (kind === 'ssas' && !fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) return 'dist/ missing: run npm run build';
+  const ssasRoot = process.env.BENCH_SSAS_ROOT ? path.resolve(process.env.BENCH_SSAS_ROOT) : ROOT;
+  if (kind === 'ssas' && !fs.existsSync(path.join(ssasRoot, 'dist', 'cli', 'main.js'))) return `${ssasRoot}/dist missing: run npm run build`;
   return '';
 }
 

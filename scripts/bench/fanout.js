@@ -276,12 +276,12 @@ function summarizeProfile(file) {
   for (const r of selfRows) groups.set(kind(r), (groups.get(kind(r)) ?? 0) + r.pct);
   /** @type {{pct:number, sym:string}[]} */
   const inclusive = [];
-  // Nested as they run: flushAll > flushQueued > Socket writes > syscalls; #feed > pushMessage > #deliver.
+  // Nested as they run: flushQueued > Socket writes > syscalls; #feed > pushMessage > #deliver. A function
+  // the JIT inlined into its caller has no frame of its own (write-scheduler's flushAll often is).
   const wanted = [
-    [/flushAll .*write-scheduler/, 'write-scheduler flushAll (all player writes, next block nested in it)'],
-    [/flushQueued .*rtmp-connection/, '  RtmpConnection.flushQueued'],
-    [/Socket\._writeGeneric/, '    net Socket._writeGeneric (one-buffer writes: write(2))'],
-    [/writevGeneric/, '    stream_base_commons writevGeneric (corked several buffers: writev(2))'],
+    [/flushQueued .*rtmp-connection/, 'RtmpConnection.flushQueued (all player writes, next block nested in it)'],
+    [/Socket\._writeGeneric/, '  net Socket._writeGeneric (one-buffer writes: write(2))'],
+    [/writevGeneric/, '  stream_base_commons writevGeneric (corked several buffers: writev(2))'],
     [/^entry_SYSCALL_64_after_hwframe$/, 'all syscalls (kernel entry)'],
     [/^do_softirq/, '  of which softirq: TCP receive processing for the loopback peers'],
     [/#feed .*chunk-decoder/, 'ChunkDecoder #feed (publisher input, next block nested in it)'],

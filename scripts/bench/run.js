@@ -28,6 +28,7 @@ options (environment variable in brackets):
   --decode-sec SEC     time per decode measurement [BENCH_DECODE_SEC]
   --repeat R           fan-out: R runs per server and N, round robin; the median CPU is shown [BENCH_REPEAT]
   --profile            after fan-out, profile ssas at the largest N with perf
+  --ssas-root DIR      measure the ssas checkout in DIR (built) instead of this one [BENCH_SSAS_ROOT]
   --json FILE          also write the JSON figures to FILE
 `;
 
@@ -80,6 +81,7 @@ async function main() {
   if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode'];
   if (opts.throughput && !todo.includes('throughput')) todo.push('throughput');
   const quick = opts.quick === true;
+  if (typeof opts['ssas-root'] === 'string' && opts['ssas-root']) process.env.BENCH_SSAS_ROOT = opts['ssas-root'];
   const env = process.env;
   const servers = (typeof opts.servers === 'string' ? opts.servers : env.BENCH_SERVERS || 'ssas,nginx,nms')
     .split(',')
