@@ -3,6 +3,9 @@ import chalk from 'chalk';
 import { isSsasError } from '../errors';
 import { printError, printLine } from './output';
 import { serveCommand, serveSpec } from './serve';
+import { replCommand, replSpec } from './repl';
+import { runCommand, runSpec } from './run';
+import { checkCommand, checkSpec } from './check';
 import { repairCommand, repairSpec } from './repair';
 
 interface SubCommand {
@@ -13,6 +16,9 @@ interface SubCommand {
 
 const commands: SubCommand[] = [
   { name: 'serve', summary: serveSpec.summary, run: serveCommand },
+  { name: 'repl', summary: replSpec.summary, run: (argv) => replCommand(argv) },
+  { name: 'run', summary: runSpec.summary, run: runCommand },
+  { name: 'check', summary: checkSpec.summary, run: checkCommand },
   { name: 'repair', summary: repairSpec.summary, run: repairCommand },
 ];
 

@@ -42,7 +42,7 @@ export const runSpec: CommandSpec = {
     '  ssas run ./myapp/main.asc --port 1935',
     '  ssas run ./myapp --inspect          then open chrome://inspect (or the devtools:// URL printed)',
     '',
-    'With --inspect, scripts run without their MaxTimeOut limit so that a breakpoint does not stop the instance.',
+    'A script paused at a breakpoint uses no CPU time, so its MaxTimeOut does not stop it while you look around.',
   ].join('\n'),
 };
 
@@ -69,6 +69,14 @@ export function inspectAddress(v: string | number | boolean | undefined): { host
   return { host, port: Number(m[2]) };
 }
 
+function realPath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
 /** The debuggable isolates of a server's instances. */
 export function inspectorTargets(server: Server): InspectorTarget[] {
   const out: InspectorTarget[] = [];
@@ -78,7 +86,7 @@ export function inspectorTargets(server: Server): InspectorTarget[] {
     const rt = logic.runtime;
     if (!rt || rt.dead || rt.isolate.isDisposed) continue;
     const main = logic.files.main ?? logic.files.secure;
-    out.push({ id: targetId(inst.name), title: `ssas ${inst.name}`, url: main ? `file://${main}` : `ssas://${inst.name}`, isolate: rt.isolate });
+    out.push({ id: targetId(inst.name), title: `ssas ${inst.name}`, url: main ? `file://${realPath(main)}` : `ssas://${inst.name}`, isolate: rt.isolate });
   }
   return out;
 }

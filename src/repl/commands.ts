@@ -97,7 +97,7 @@ export const COMMANDS: DotCommand[] = [
   },
   {
     name: 'apps',
-    help: 'List the applications and their running instances',
+    help: 'List applications and running instances',
     async run(shell) {
       const c = shell.chalk;
       const apps = await shell.session.listApps();
@@ -114,7 +114,7 @@ export const COMMANDS: DotCommand[] = [
   {
     name: 'use',
     args: 'APP[/INSTANCE]',
-    help: 'Evaluate in another instance (loaded when not running)',
+    help: 'Switch to another instance (loaded if needed)',
     async run(shell, rest) {
       if (!rest) throw new ConfigError('ERR_REPL_USAGE', 'usage: .use APP[/INSTANCE]');
       const inst = await shell.session.attach(rest);
@@ -169,11 +169,11 @@ export const COMMANDS: DotCommand[] = [
     run(shell) {
       const rows = shell.session.sharedObjects();
       if (rows === null) {
-        shell.print('none: this instance has no shared-object manager (shared objects are not available in this server)');
+        shell.print('none: this server has no shared-object support');
         return;
       }
       if (rows.length === 0) {
-        shell.print('no shared objects');
+        shell.print('none: no shared objects in this instance');
         return;
       }
       for (const l of table(
@@ -196,7 +196,7 @@ export const COMMANDS: DotCommand[] = [
   },
   {
     name: 'reload',
-    help: 'Restart the instance with its script as it is on disk',
+    help: 'Restart the instance with its script from disk',
     async run(shell) {
       const inst = await shell.session.reload();
       shell.print(shell.chalk.gray(`${inst.name} reloaded`));
@@ -204,8 +204,8 @@ export const COMMANDS: DotCommand[] = [
   },
   {
     name: 'connect',
-    args: '[URL|APP[/INST]] [ARGS...]',
-    help: 'Connect a test client (ARGS: JSON-ish values for onConnect)',
+    args: '[URL|APP] [ARGS]',
+    help: 'Connect a test client (ARGS: JSON-ish values)',
     async run(shell, rest) {
       const [target, argText] = splitWord(rest);
       const looksLikeTarget = target !== '' && (/:\/\//.test(target) || /^[\w.-]+(\/[\w.-]+)*$/.test(target));
@@ -219,8 +219,8 @@ export const COMMANDS: DotCommand[] = [
   },
   {
     name: 'call',
-    args: 'METHOD [ARGS...]',
-    help: 'Call a method of the application as the test client',
+    args: 'METHOD [ARGS]',
+    help: 'Call a server method as the test client',
     async run(shell, rest) {
       const [method, argText] = splitWord(rest);
       if (!method) throw new ConfigError('ERR_REPL_USAGE', 'usage: .call METHOD [ARGS...]');
@@ -241,7 +241,7 @@ export const COMMANDS: DotCommand[] = [
   {
     name: 'publish',
     args: 'FILE [NAME]',
-    help: 'Publish an FLV/MP4 file live at real-time pace as the test client',
+    help: 'Publish an FLV/MP4 file live, in real time',
     async run(shell, rest) {
       const client = requireClient(shell);
       const [file, nameArg] = splitWord(rest);
@@ -259,7 +259,7 @@ export const COMMANDS: DotCommand[] = [
   {
     name: 'play',
     args: '[NAME]',
-    help: 'Play a stream as the test client; without NAME, the counts so far',
+    help: 'Play a stream; without NAME: counts so far',
     async run(shell, rest) {
       const client = requireClient(shell);
       if (!rest) {
@@ -273,7 +273,7 @@ export const COMMANDS: DotCommand[] = [
   },
   {
     name: 'stop',
-    help: "Stop the test client's publishing and playing",
+    help: 'Stop publishing and playing',
     run(shell) {
       requireClient(shell).stop();
     },
@@ -299,7 +299,7 @@ export const COMMANDS: DotCommand[] = [
   },
   {
     name: 'break',
-    help: 'Drop a statement being continued over several lines',
+    help: 'Drop an unfinished multi-line statement',
     run(shell) {
       shell.breakStatement();
     },

@@ -19,7 +19,8 @@ function compileError(code: string, filename: string): SyntaxError | null {
     new vm.Script(code, { filename });
     return null;
   } catch (err) {
-    if (err instanceof Error && err.name === 'SyntaxError') return err as SyntaxError;
+    // By name, not instanceof: the error comes from the main realm, which is not always ours (jest).
+    if ((err as Error | null)?.name === 'SyntaxError') return err as SyntaxError;
     // Not a syntax problem (cannot happen for compile-only): let the sandbox report it.
     return null;
   }

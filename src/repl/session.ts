@@ -9,6 +9,7 @@ import { ScriptError, isSsasError } from '../errors';
 import { addLogSink, type LogRecord } from '../logger';
 import type { Server } from '../server/server';
 import type { AppInstance } from '../server/app-instance';
+import { SharedObjectFeature } from '../server/so-feature';
 import { ScriptLogic } from '../script/script-logic';
 import { readScriptSource } from '../script/discovery';
 import { scriptSyntaxError } from './recoverable';
@@ -104,14 +105,23 @@ export class ShellSession {
     const target = parseTarget(spec);
     const app = await this.server.findApplication(target.app);
     if (!app) throw new ScriptError('ERR_REPL_NO_APP', `no application "${target.app}" in ${this.server.config.appsDir}`);
-    const previous = this.#release;
+    const before = { target: this.#target, instance: this.#instance, release: this.#release };
     this.#target = target;
     this.#instance = null;
     this.#release = null;
-    previous?.();
-    this.#seenClients.clear();
-    this.#seenStreams.clear();
-    return this.#ensure();
+    try {
+      const inst = await this.#ensure();
+      before.release?.();
+      return inst;
+    } catch (err) {
+      // Stay where we were: the instance that failed to load is already gone.
+      this.#release?.();
+      this.#target = before.target;
+      this.#instance = before.instance;
+      this.#release = before.release;
+      if (before.instance) this.#watchInstance(before.instance);
+      throw err;
+    }
   }
 
   /** The attached instance, loaded again when it stopped (time limit, shutdown, idle unload). */
@@ -227,21 +237,19 @@ export class ShellSession {
   }
 
   /**
-   * The instance's shared objects, or null when the instance has no shared-object manager (the feature is
-   * not part of this server). Found by shape: an object with `objects()` listing them.
+   * The instance's shared objects; null when this server has no shared-object support at all. An instance
+   * whose manager was never needed has none yet.
    */
   sharedObjects(): SharedObjectRow[] | null {
+    const feature = this.server.features.find((f): f is SharedObjectFeature => f instanceof SharedObjectFeature);
+    if (!feature) return null;
     const inst = this.#instance;
-    if (!inst) return null;
-    const mgr = findSharedObjectManager(inst, this.server);
-    if (!mgr) return null;
-    return mgr.objects().map((so) => ({
-      name: String(so.name),
-      persistent: so.persistent === true,
-      version: Number(so.version) || 0,
-      slots: typeof so.size === 'function' ? so.size() : 0,
-      subscribers: Number(so.subscriberCount) || 0,
-    }));
+    const mgr = inst ? feature.existing(inst) : undefined;
+    if (!mgr) return [];
+    return mgr
+      .objects()
+      .map((so) => ({ name: so.name, persistent: so.persistent, version: so.version, slots: so.size(), subscribers: so.subscriberCount }))
+      .sort((a, b) => a.name.localeCompare(b.name) || Number(a.persistent) - Number(b.persistent));
   }
 
   /** Lets go of the instance (it may unload when idle) and stops listening to events. */
@@ -319,46 +327,6 @@ export class ShellSession {
     for (const it of o.items ?? []) this.#annotate(it, inst, depth + 1);
     for (const [, v] of o.entries ?? []) this.#annotate(v, inst, depth + 1);
   }
-}
-
-interface SoLike {
-  name: unknown;
-  persistent?: unknown;
-  version?: unknown;
-  subscriberCount?: unknown;
-  size?: () => number;
-}
-
-interface SoManagerLike {
-  objects(): SoLike[];
-}
-
-function isManager(v: unknown): v is SoManagerLike {
-  return typeof v === 'object' && v !== null && typeof (v as SoManagerLike).objects === 'function';
-}
-
-/**
- * The shared-object manager of an instance, wherever the shared-object feature keeps it: a property of the
- * instance, or a server feature that hands it out per instance.
- */
-function findSharedObjectManager(inst: AppInstance, server: Server): SoManagerLike | null {
-  for (const key of Object.keys(inst)) {
-    const v = (inst as unknown as Record<string, unknown>)[key];
-    if (isManager(v)) return v;
-  }
-  for (const f of server.features as unknown as Record<string, unknown>[]) {
-    for (const fn of ['sharedObjects', 'managerFor', 'manager']) {
-      const get = f[fn];
-      if (typeof get !== 'function') continue;
-      try {
-        const m = (get as (i: AppInstance) => unknown).call(f, inst);
-        if (isManager(m)) return m;
-      } catch {
-        // not this one
-      }
-    }
-  }
-  return null;
 }
 
 export function describeError(err: unknown): string {

@@ -74,7 +74,8 @@ export class Shell implements ShellContext {
     this.#errors = opts.errorOutput ?? opts.output;
     this.#historyFile = opts.interactive ? (opts.historyFile ?? null) : null;
     this.#historySize = opts.historySize ?? DEFAULT_HISTORY_SIZE;
-    this.chalk = new chalk.Instance({ level: opts.colors ? (chalk.level > 0 ? chalk.level : 1) : 0 });
+    // Piped output is for files and other programs: never coloured.
+    this.chalk = new chalk.Instance({ level: opts.colors && opts.interactive ? (chalk.level > 0 ? chalk.level : 1) : 0 });
     if (opts.columns !== undefined && (this.#output as { columns?: number }).columns === undefined) {
       (this.#output as { columns?: number }).columns = opts.columns;
     }
