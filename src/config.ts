@@ -37,6 +37,12 @@ export interface ServerConfig {
   fmsVersion: string;
   /** Capabilities number of the connect _result (FMS 3.5 sent 31). */
   capabilities: number;
+  /**
+   * Under fan-out load (at least `writeBatchThreshold` connections written per flush), socket writes are
+   * gathered for this many milliseconds so one writev carries several messages; 0 flushes every turn.
+   */
+  writeBatchMs: number;
+  writeBatchThreshold: number;
   /** Answer encoder RPCs (releaseStream, FCPublish, FCUnpublish, FCSubscribe, getStreamLength) when the script does not define them. */
   autoAnswerEncoderCalls: boolean;
 }
@@ -59,6 +65,8 @@ export const defaultServerConfig: ServerConfig = {
   fmsVersion: '3,5,7,7009',
   capabilities: 31,
   autoAnswerEncoderCalls: true,
+  writeBatchMs: 20,
+  writeBatchThreshold: 200,
 };
 
 export type PartialServerConfig = Partial<Omit<ServerConfig, 'limits'>> & { limits?: Partial<RtmpLimits> };
@@ -82,6 +90,8 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
   checkInt('limits.maxMessageSize', cfg.limits.maxMessageSize, 1, 0xffffff);
   checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
   checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
+  checkInt('writeBatchMs', cfg.writeBatchMs, 0, 1000);
+  checkInt('writeBatchThreshold', cfg.writeBatchThreshold, 1, 1_000_000);
   if (cfg.playerLowWaterBytes > cfg.playerHighWaterBytes) {
     throw new ConfigError('ERR_CONFIG_INVALID', 'playerLowWaterBytes must not exceed playerHighWaterBytes');
   }

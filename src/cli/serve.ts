@@ -16,6 +16,7 @@ export const serveSpec: CommandSpec = {
     { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port.' },
     { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, description: 'Outgoing RTMP chunk size.' },
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
+    { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
     { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
   ],
   details: [
@@ -41,6 +42,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     port: Number(args.options.port),
     chunkSize: Number(args.options['chunk-size']),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
+    writeBatchMs: Number(args.options['write-batch-ms']),
   });
   const { url } = await server.listen();
   const list = (await server.listApplications()).map((a) => a.name);

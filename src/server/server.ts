@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { resolveServerConfig, type PartialServerConfig, type ServerConfig } from '../config';
 import { getLogger } from '../logger';
 import { RtmpConnection } from '../net/rtmp-connection';
+import { configureWriteScheduler } from '../net/write-scheduler';
 import { DefaultLogic, type AppLogic } from './app-logic';
 import { AppInstance, type AppDefinition, type InstanceHost } from './app-instance';
 import type { ServerContext } from './server-context';
@@ -54,6 +55,7 @@ export class Server implements ServerContext, InstanceHost {
     const { logicFactory, defaultIdleTimeoutSec, ...cfg } = opts;
     this.config = resolveServerConfig(cfg);
     this.config.appsDir = path.resolve(this.config.appsDir);
+    configureWriteScheduler({ batchMs: this.config.writeBatchMs, threshold: this.config.writeBatchThreshold });
     this.#logicFactory = logicFactory ?? (() => new DefaultLogic());
     this.defaultIdleTimeoutSec = defaultIdleTimeoutSec ?? 60;
   }
