@@ -325,6 +325,15 @@ function ssasApplication(S) {
     else S.emit({ op: 'unhandledStatus', info: S.toHost(info) });
   };
 
+  S.handlers.lowMemory = function (ev) {
+    var info = {
+      code: 'Application.Resource.LowMemory',
+      level: 'warning',
+      description: 'The script runtime is low on memory (' + Math.round(ev.used / 1048576) + ' of ' + Math.round(ev.limit / 1048576) + ' MB).',
+    };
+    if (typeof app.onStatus === 'function') S.safeCall(app, app.onStatus, [info]);
+  };
+
   S.handlers.stop = function (ev) {
     if (typeof app.onAppStop !== 'function') return true;
     var r = S.safeCall(app, app.onAppStop, [{ code: ev.code, level: 'status' }]);

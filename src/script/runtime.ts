@@ -86,6 +86,8 @@ export class ScriptRuntime {
   #lastProgress = -1;
   #progressCpu = 0n;
   #refs: ivm.Reference<unknown>[] = [];
+  #memoryTimer: NodeJS.Timeout | null = null;
+  #lowMemoryWarned = false;
   /** Events dispatched and batches run, for benchmarks and getStats. */
   readonly counters = { events: 0, batches: 0, hostCalls: 0 };
 
@@ -99,6 +101,30 @@ export class ScriptRuntime {
     this.#timeoutNs = BigInt(Math.round(opts.timeoutSec * 1e9));
     this.#refs = refs;
     this.log = getLogger(`script:${opts.name}`);
+    // FMS warned scripts before their runtime ran out (Application.Resource.LowMemory, ssas-api.md 9.2).
+    const limitBytes = Math.max(8, opts.memoryMB) * 1024 * 1024;
+    this.#memoryTimer = setInterval(() => void this.#checkMemory(limitBytes), 1000);
+    this.#memoryTimer.unref?.();
+  }
+
+  async #checkMemory(limitBytes: number): Promise<void> {
+    if (this.#dead || this.isolate.isDisposed) return;
+    let used: number;
+    try {
+      const h = await this.isolate.getHeapStatistics();
+      used = h.used_heap_size + h.externally_allocated_size;
+    } catch {
+      return;
+    }
+    if (used > limitBytes * 0.8) {
+      if (!this.#lowMemoryWarned) {
+        this.#lowMemoryWarned = true;
+        this.log.warn(`script heap at ${Math.round((used / limitBytes) * 100)} % of its limit`);
+        this.post({ e: 'lowMemory', used, limit: limitBytes });
+      }
+    } else if (used < limitBytes * 0.6) {
+      this.#lowMemoryWarned = false;
+    }
   }
 
   /** Creates the isolate and installs the sandbox facades (no user script runs yet). */
@@ -299,6 +325,8 @@ export class ScriptRuntime {
   }
 
   #release(): void {
+    if (this.#memoryTimer) clearInterval(this.#memoryTimer);
+    this.#memoryTimer = null;
     for (const r of this.#refs) r.release();
     this.#refs = [];
     try {

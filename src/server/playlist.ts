@@ -196,7 +196,8 @@ export class Playlist {
     const key = liveKey(item.name.replace(/\?.*$/, ''));
     const remote = item.liveSource?.() ?? null;
     const liveNow = remote ?? (instance.streams.get(key)?.isPublishing ? instance.streams.get(key)! : null);
-    const wantsFile = item.start >= 0 || (item.start === -2 && !liveNow) || item.start < -2;
+    if (item.start < -2 || (item.start < 0 && item.start > -1) || Number.isNaN(item.start)) item.start = -2;
+    const wantsFile = item.start >= 0 || (item.start === -2 && !liveNow);
     if (wantsFile && !remote) {
       let file: string | null = null;
       let format;

@@ -773,9 +773,11 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     const key = liveKey(name);
     const live = s.instance!.streams.get(key);
     const liveNow = live?.isPublishing === true;
-    if (start >= 0 || (start === -2 && !liveNow) || start < -2) {
+    // "Other negatives = -2": live if it exists, else recorded.
+    if (start < -2 || (start < 0 && start > -1) || Number.isNaN(start)) start = -2;
+    if (start >= 0 || (start === -2 && !liveNow)) {
       // Recorded playback is tried first for start >= 0, and for -2 when nobody publishes the name.
-      const handled = s.ctx.playFile(s, this, name, start < -2 ? -2 : start, len, doReset);
+      const handled = s.ctx.playFile(s, this, name, start, len, doReset);
       if (handled) return;
       if (start >= 0) {
         s.sendStatus(this.id, Status.playStreamNotFound(name, client.id));
