@@ -62,20 +62,15 @@ function ssasApplication(S) {
   };
 
   Client.prototype.getBandwidthLimit = function (direction) {
-    var r = raw.get(idOf(this) || '');
-    if (!r) return 0;
-    return Number(direction) === 0 ? r.__ssasBw.up : r.__ssasBw.down;
+    var cid = idOf(this);
+    if (cid === null) return 0;
+    return S.hostCall({ t: 'bandwidthLimit', cid: cid, direction: Number(direction) === 0 ? 0 : 1 });
   };
 
   Client.prototype.setBandwidthLimit = function (serverToClient, clientToServer) {
     var cid = idOf(this);
-    var r = raw.get(cid || '');
-    if (!r) return;
-    var down = Number(serverToClient) || 0;
-    var up = Number(clientToServer) || 0;
-    if (down > 0) r.__ssasBw.down = down;
-    if (up > 0) r.__ssasBw.up = up;
-    S.emit({ op: 'setBandwidthLimit', cid: cid, down: down, up: up });
+    if (cid === null) return;
+    S.emit({ op: 'setBandwidthLimit', cid: cid, down: Number(serverToClient) || 0, up: Number(clientToServer) || 0 });
   };
 
   Client.prototype.checkBandwidth = function () {
@@ -110,7 +105,6 @@ function ssasApplication(S) {
   function makeClient(cid, props) {
     var c = Object.create(Client.prototype);
     Object.defineProperty(c, '__ssasClientId', { value: cid, enumerable: false });
-    Object.defineProperty(c, '__ssasBw', { value: { up: 0, down: 0 }, enumerable: false });
     RO_PROPS.forEach(function (k) {
       readonly(c, k, props[k]);
     });

@@ -65,6 +65,14 @@ export class RtmpConnection implements Flushable {
   #announcedWindow = 0;
   #pings = new Map<number, (rttMs: number) => void>();
   #lastRtt = 0;
+  /** Client-to-server limit in bytes per second (0 = none): reading pauses when a second's budget is used. */
+  #inLimit = 0;
+  #inWindowStart = 0;
+  #inWindowBytes = 0;
+  #inPauseTimer: NodeJS.Timeout | null = null;
+  /** Server-to-client accounting for Client.setBandwidthLimit (bytes sent in the current second). */
+  #outWindowStart = 0;
+  #outWindowBytes = 0;
 
   constructor(socket: Socket, opts: RtmpConnectionOptions) {
     this.id = nextConnectionId++;
@@ -239,9 +247,73 @@ export class RtmpConnection implements Flushable {
     this.socket.write(buf);
   }
 
+  /** Limits what the peer may send (bytes per second, 0 = unlimited): TCP pushes back while reading pauses. */
+  setInboundLimit(bytesPerSecond: number): void {
+    this.#inLimit = Math.max(0, bytesPerSecond);
+    if (this.#inLimit === 0) {
+      if (this.#inPauseTimer) clearTimeout(this.#inPauseTimer);
+      this.#inPauseTimer = null;
+      const queued = this.#inQueue;
+      this.#inQueue = [];
+      for (const b of queued) this.#consume(b);
+      if (!this.#closed) this.socket.resume();
+    }
+  }
+
+  /**
+   * Counts `bytes` against a server-to-client budget of `limit` bytes per second; false when this second's
+   * budget is spent (the caller skips media, as for a slow player).
+   */
+  takeOutbound(bytes: number, limit: number): boolean {
+    const now = Date.now();
+    if (now - this.#outWindowStart >= 1000) {
+      this.#outWindowStart = now;
+      this.#outWindowBytes = 0;
+    }
+    if (this.#outWindowBytes + bytes > limit && this.#outWindowBytes > 0) return false;
+    this.#outWindowBytes += bytes;
+    return true;
+  }
+
+  /** Input held back by the client-to-server limit, fed to the decoder as each second's budget allows. */
+  #inQueue: Buffer[] = [];
+
+  #drainInbound(): void {
+    this.#inPauseTimer = null;
+    while (this.#inQueue.length > 0 && !this.#closed) {
+      const now = Date.now();
+      if (now - this.#inWindowStart >= 1000) {
+        this.#inWindowStart = now;
+        this.#inWindowBytes = 0;
+      }
+      const budget = this.#inLimit - this.#inWindowBytes;
+      if (budget <= 0) {
+        this.socket.pause();
+        this.#inPauseTimer = setTimeout(() => this.#drainInbound(), Math.max(1, 1000 - (now - this.#inWindowStart)));
+        return;
+      }
+      const head = this.#inQueue[0]!;
+      const take = head.length <= budget ? head : head.subarray(0, budget);
+      if (take === head) this.#inQueue.shift();
+      else this.#inQueue[0] = head.subarray(budget);
+      this.#inWindowBytes += take.length;
+      this.#consume(take);
+    }
+    if (!this.#closed) this.socket.resume();
+  }
+
   #onData(buf: Buffer): void {
     if (this.#closed) return;
     this.stats.bytesIn += buf.length;
+    if (this.#inLimit > 0 && this.#handshake === null) {
+      this.#inQueue.push(buf);
+      if (!this.#inPauseTimer) this.#drainInbound();
+      return;
+    }
+    this.#consume(buf);
+  }
+
+  #consume(buf: Buffer): void {
     try {
       if (this.#handshake) {
         const r = this.#handshake.push(buf);
@@ -315,6 +387,8 @@ export class RtmpConnection implements Flushable {
     if (this.#closed) return;
     this.#closed = true;
     this.#ready = false;
+    if (this.#inPauseTimer) clearTimeout(this.#inPauseTimer);
+    this.#inPauseTimer = null;
     cancelFlush(this);
     this.#queue = [];
     this.#queuedBytes = 0;

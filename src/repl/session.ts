@@ -114,8 +114,8 @@ export class ShellSession {
       before.release?.();
       return inst;
     } catch (err) {
-      // Stay where we were: the instance that failed to load is already gone.
-      this.#release?.();
+      // Stay where we were: the instance that failed to load is already gone (#ensure may have held it).
+      (this.#release as (() => void) | null)?.();
       this.#target = before.target;
       this.#instance = before.instance;
       this.#release = before.release;

@@ -299,10 +299,17 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
         return;
       }
       case 'setBandwidthLimit': {
-        const c = this.session(op.cid)?.client;
-        if (!c) return;
-        if (Number(op.down) > 0) c.bandwidthLimitDown = Number(op.down);
-        if (Number(op.up) > 0) c.bandwidthLimitUp = Number(op.up);
+        const s = this.session(op.cid);
+        const c = s?.client;
+        if (!s || !c) return;
+        // 0 leaves a direction unchanged; Application.xml Client/BandwidthCap bounds what a script may grant.
+        const cap = this.config.bandwidthCap;
+        const bound = (v: number, max: number | undefined): number => (max !== undefined && max > 0 ? Math.min(v, max) : v);
+        if (Number(op.down) > 0) c.bandwidthLimitDown = bound(Number(op.down), cap.down);
+        if (Number(op.up) > 0) {
+          c.bandwidthLimitUp = bound(Number(op.up), cap.up);
+          s.conn.setInboundLimit(c.bandwidthLimitUp);
+        }
         return;
       }
       case 'checkBandwidth': {
@@ -340,6 +347,10 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
     switch (req.t) {
       case 'appStats':
         return this.#appStats();
+      case 'bandwidthLimit': {
+        const c = this.session(req.cid)?.client;
+        return c ? (req.direction === 0 ? c.bandwidthLimitUp : c.bandwidthLimitDown) : 0;
+      }
       case 'clientStats': {
         const s = this.session(req.cid);
         return s ? clientStats(s) : null;

@@ -417,6 +417,13 @@ export class ClientSession {
       return;
     }
     if (this.#isClosed()) return;
+    // Application.xml Client/Bandwidth: the initial per-client limits (0 = none).
+    const bw = instance.appConfig?.bandwidth;
+    if (bw?.down) this.client.bandwidthLimitDown = bw.down;
+    if (bw?.up) {
+      this.client.bandwidthLimitUp = bw.up;
+      this.conn.setInboundLimit(bw.up);
+    }
     try {
       instance.logic.onConnect(this, cmd.args);
     } catch (err) {
@@ -912,13 +919,14 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       if (this.#waitKeyframe) {
         const resume =
           conn.backlog < cfg.playerLowWaterBytes &&
-          (msg.keyframe || (msg.type === TAG_AUDIO && (this.#playing?.videoSequenceHeader == null || !this.receiveVideo)));
+          (msg.keyframe || (msg.type === TAG_AUDIO && (this.#playing?.videoSequenceHeader == null || !this.receiveVideo))) &&
+          !this.#overBandwidth(msg);
         if (!resume) {
           conn.stats.msgDropped++;
           return;
         }
         this.#waitKeyframe = false;
-      } else if (!startup && conn.backlog > cfg.playerHighWaterBytes) {
+      } else if (!startup && (conn.backlog > cfg.playerHighWaterBytes || this.#overBandwidth(msg))) {
         this.#waitKeyframe = true;
         conn.stats.msgDropped++;
         // The player learns why media skips (FMS sent InsufficientBW when a subscriber fell behind).
@@ -927,6 +935,12 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       }
     }
     conn.sendPreChunked(msg.chunked(conn.chunkSize, this.id), csidFor(msg.type));
+  }
+
+  /** Client.setBandwidthLimit(serverToClient, ...): this second's budget for the client is spent. */
+  #overBandwidth(msg: LiveMessage): boolean {
+    const limit = this.session.client?.bandwidthLimitDown ?? 0;
+    return limit > 0 && !this.session.conn.takeOutbound(msg.payload.length, limit);
   }
 
   /** Closes whatever the stream does (closeStream/deleteStream/disconnect). */
