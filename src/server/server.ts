@@ -32,6 +32,8 @@ export interface ServerFeature {
   onInstanceCreated?(instance: AppInstance): void;
   /** A session is gone (after its instance's onDisconnect). */
   onSessionClosed?(session: ClientSession): void;
+  /** Server shutdown, after every session closed: finish what is still being written. */
+  close?(): Promise<void>;
 }
 
 export interface ServerOptions extends PartialServerConfig {
@@ -201,6 +203,8 @@ export class Server implements ServerContext, InstanceHost {
     const deadline = Date.now() + 2000;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of Array.from(this.sessions)) s.conn.destroy();
+    // Recordings still being finished (FLV metadata, MP4 moov) complete before close() resolves.
+    for (const f of this.features) await f.close?.();
     await closed;
   }
 }

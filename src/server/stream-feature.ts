@@ -71,6 +71,7 @@ export async function recordedLength(instance: AppInstance, name: string): Promi
 export class StreamFeature implements ServerFeature {
   /** Recordings of client publishers, by session stream. */
   readonly #recorders = new Map<SessionStream, Recorder | Promise<Recorder | null>>();
+  readonly #stopping = new Set<Promise<void>>();
 
   async streamLength(instance: AppInstance, name: string): Promise<number | null> {
     return recordedLength(instance, name);
@@ -169,7 +170,14 @@ export class StreamFeature implements ServerFeature {
     const r = this.#recorders.get(stream);
     if (!r) return;
     this.#recorders.delete(stream);
-    void Promise.resolve(r).then((rec) => rec?.stop());
+    const stopping = Promise.resolve(r).then((rec) => rec?.stop());
+    this.#stopping.add(stopping);
+    void stopping.finally(() => this.#stopping.delete(stopping));
     void session;
+  }
+
+  /** Waits for recordings that are still being finished. */
+  async close(): Promise<void> {
+    await Promise.all(Array.from(this.#stopping));
   }
 }

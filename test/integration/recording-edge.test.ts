@@ -75,6 +75,29 @@ describe('crash recovery', () => {
   }, 60_000);
 });
 
+describe('clean shutdown', () => {
+  it('SIGTERM while a client records: the server finishes the file (moov written, no index left) before exiting', async () => {
+    const apps = makeTempDir('term');
+    fs.mkdirSync(path.join(apps, 'rec'));
+    const proc = spawnTracked(process.execPath, [bin, 'serve', '--apps', apps, '--port', '0']);
+    await proc.waitForOutput(/ssas listening on rtmp:\/\/127\.0\.0\.1:\d+/, 20_000);
+    const url = /listening on (rtmp:\/\/\S+)/.exec(proc.stdout())![1]!;
+    const c = await RtmpClient.connect(`${url}/rec`);
+    const s = await c.createStream();
+    await s.publish('mp4:term.f4v', 'record');
+    await publishFile(s, clip, 8, 3000);
+    proc.child.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit.code).toBe(0);
+    c.close();
+    const file = path.join(apps, 'rec', 'streams', '_definst_', 'term.f4v');
+    expect(fs.existsSync(`${file}.idx`)).toBe(false);
+    const p = await probeUrl(file);
+    expect(videoStream(p)?.codec_name).toBe('h264');
+    removeDir(apps);
+  }, 40_000);
+});
+
 describe('storage', () => {
   let server: Server;
   let base: string;
