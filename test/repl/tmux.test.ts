@@ -1,0 +1,123 @@
+/**
+ * The shell in a real terminal: the built CLI (`node scripts/ssas.js repl`) runs in a tmux pane of fixed
+ * size; keys go in with send-keys and the screen comes back with capture-pane. Covers what only a real TTY
+ * shows: colour, line editing, completion, events drawn above the line being typed, a runaway statement,
+ * Ctrl-C, history on disk, and Ctrl-D ending the process and its server.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { RtmpClient } from '../../src/net/rtmp-client';
+import { copyDir, makeTempDir, removeDir, until } from '../support';
+import { fixtureApps } from './repl-helpers';
+
+const TMUX = '/usr/bin/tmux';
+const socket = `ssas-repl-test-${process.pid}`;
+const root = path.join(__dirname, '..', '..');
+let tmp: string;
+let url = '';
+
+const tmux = (...args: string[]): string => execFileSync(TMUX, ['-L', socket, ...args], { encoding: 'utf8' });
+const screen = (escapes = false): string => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'repl');
+const keys = (...k: string[]): void => void tmux('send-keys', '-t', 'repl', ...k);
+/** Types text literally (no key-name interpretation). */
+const text = (s: string): void => void tmux('send-keys', '-t', 'repl', '-l', s);
+const lastLine = (): string => screen().trimEnd().split('\n').pop() ?? '';
+
+async function see(re: RegExp, ms = 8000): Promise<string> {
+  let s = '';
+  await until(() => re.test((s = screen())), ms, `screen ${re}`, () => s);
+  return s;
+}
+
+beforeAll(async () => {
+  tmp = makeTempDir('repl-tmux');
+  copyDir(fixtureApps, path.join(tmp, 'apps'));
+  const cmd = [
+    `cd ${JSON.stringify(root)}`,
+    `env SSAS_REPL_HISTORY=${JSON.stringify(path.join(tmp, 'history'))} ${JSON.stringify(process.execPath)} scripts/ssas.js repl --apps ${JSON.stringify(path.join(tmp, 'apps'))} --port 0 shell`,
+  ].join(' && ');
+  const record = `; echo $? > ${JSON.stringify(path.join(tmp, 'exit-status'))}`;
+  tmux('new-session', '-d', '-s', 'repl', '-x', '110', '-y', '40', cmd + record);
+  const s = await see(/shell\/_definst_> ?$/m, 20_000);
+  url = /ssas listening on (rtmp:\/\/\S+)/.exec(s)![1]!;
+}, 30_000);
+
+afterAll(() => {
+  try {
+    tmux('kill-server');
+  } catch {
+    // already gone with its last session
+  }
+  // tmux leaves its socket file behind.
+  fs.rmSync(path.join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid!()}`, socket), { force: true });
+  removeDir(tmp);
+});
+
+it('evaluates with colour, continues lines, completes with Tab', async () => {
+  text('double(21)');
+  keys('Enter');
+  await see(/^42$/m);
+  // Numbers are yellow, as in Node's REPL.
+  expect(screen(true)).toMatch(/\u001b\[33m42/);
+  text('function q(x) {');
+  keys('Enter');
+  await see(/^\.\.\. ?$/m);
+  text('return x + 1');
+  keys('Enter');
+  text('}');
+  keys('Enter');
+  text('q(1)');
+  keys('Enter');
+  await see(/^> ?q\(1\)\n2$|q\(1\)\n2$/m);
+  text('gree');
+  keys('Tab');
+  await until(() => lastLine().endsWith('> greeting'), 5000, 'completion', () => screen());
+  keys('Enter');
+  await see(/^'hello'$/m);
+});
+
+it('prints trace output and clients above the prompt without breaking the line being typed', async () => {
+  text('double(');
+  await until(() => lastLine().endsWith('> double('), 5000, 'typed', () => screen());
+  const c = await RtmpClient.connect(`${url}/shell`, { args: ['tmux'] });
+  try {
+    await c.call('hello', 'pane');
+    await see(/trace hello from pane\n(.*\n)*shell\/_definst_> double\($/m);
+    const s = await see(/\* client \w+ connected from 127\.0\.0\.1 \(WIN 10,0,32,18\)\n(.*\n)*shell\/_definst_> double\($/m);
+    expect(s).toMatch(/trace connect tmux/);
+  } finally {
+    c.close();
+  }
+  text('4)');
+  keys('Enter');
+  await see(/double\(4\)\n(.*\n)*8$/m);
+});
+
+it('survives a statement that never ends and cancels a line with Ctrl-C', async () => {
+  text('while (true) {}');
+  keys('Enter');
+  await see(/ran longer than its time limit/, 10_000);
+  await see(/shell\/_definst_> ?$/m);
+  text('double(99');
+  keys('C-c');
+  await until(() => lastLine() === 'shell/_definst_>', 5000, 'cleared', () => screen());
+  text('greeting');
+  keys('Enter');
+  await see(/loaded again/);
+  await see(/greeting\n(.*\n)*'hello'$/m);
+  expect(screen()).not.toMatch(/198/);
+}, 20_000);
+
+it('Ctrl-D ends the shell and the server; history is on disk', async () => {
+  keys('C-d');
+  // The shell in the pane records the exit status (tmux itself may reap its child late).
+  const exitFile = path.join(tmp, 'exit-status');
+  await until(() => fs.existsSync(exitFile) && fs.readFileSync(exitFile, 'utf8').endsWith('\n'), 10_000, 'exit', () => screen());
+  expect(fs.readFileSync(exitFile, 'utf8')).toBe('0\n');
+  const err = await RtmpClient.connect(`${url}/shell`, { timeoutMs: 2000 }).catch((e) => e);
+  expect(String(err.message)).toMatch(/ECONNREFUSED/);
+  const history = fs.readFileSync(path.join(tmp, 'history'), 'utf8').split('\n');
+  expect(history).toEqual(expect.arrayContaining(['double(21)', 'q(1)', 'greeting', 'while (true) {}', 'double(4)']));
+  expect(history).not.toContain('double(99');
+});
