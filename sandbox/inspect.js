@@ -29,27 +29,10 @@ function ssasInspect(S) {
   var fnToString = Function.prototype.toString;
 
   var LIMITS = { depth: 2, entries: 100, items: 100, string: 10000, nestedString: 1000 };
+  // What a Client / Stream description shows first; the facades' other properties are left out. They are
+  // the non-configurable ones (sandbox/application.js, stream.js define them so); the script's own are not.
   var CLIENT_SHOWN = ['id', 'ip', 'agent'];
-  var CLIENT_BUILTIN = [
-    'id',
-    'ip',
-    'agent',
-    'referrer',
-    'pageUrl',
-    'uri',
-    'protocol',
-    'objectEncoding',
-    'farAddress',
-    'nearAddress',
-    'secure',
-    'readAccess',
-    'writeAccess',
-    'audioSampleAccess',
-    'videoSampleAccess',
-    'virtualKey',
-  ];
   var STREAM_SHOWN = ['name', 'bufferTime'];
-  var STREAM_BUILTIN = ['name', 'bufferTime', 'time', 'publishQueryString', 'syncWrite', 'maxQueueDelay', 'maxQueueSize'];
 
   S.handlers.eval = function (ev) {
     var value;
@@ -375,9 +358,10 @@ function ssasInspect(S) {
   function hostBody(n, o, depth, ctx) {
     var client = isClient(o);
     var shown = client ? CLIENT_SHOWN : STREAM_SHOWN;
-    var builtin = client ? CLIENT_BUILTIN : STREAM_BUILTIN;
     var own = ownEnumerable(o).filter(function (k) {
-      return builtin.indexOf(k) < 0;
+      if (shown.indexOf(k) >= 0) return false;
+      var d = Object.getOwnPropertyDescriptor(o, k);
+      return !d || d.configurable;
     });
     fill(n, o, shown.concat(own), depth, ctx, shown);
     if (client) n.id = String(o.id);

@@ -6,6 +6,7 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import type { Server } from '../server/server';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
+import { serveSpec } from './serve';
 import { resolveAppsDir } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 import { isSsasError } from '../errors';
@@ -18,19 +19,15 @@ export const replSpec: CommandSpec = {
   name: 'repl',
   summary: 'Run the server and an interactive shell inside one application instance.',
   usage: 'ssas repl [--apps DIR] [--host H] [--port N] [APP[/INSTANCE]]',
-  options: [
-    { name: 'apps', type: 'string', arg: 'DIR', description: 'Applications folder (default ./applications, else the bundled samples).' },
-    { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on.' },
-    { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port (so does a busy default port).' },
-    { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
-    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
-  ],
+  // The server options are serve's own.
+  options: serveSpec.options.filter((o) => ['apps', 'host', 'port', 'idle-timeout', 'log-level'].includes(o.name)),
   details: [
     chalk.bold('Examples:'),
     '  ssas repl chat                        open chat/_definst_ (loaded if not running)',
     "  echo 'application.name' | ssas repl chat",
     '  ssas repl --apps ./applications       choose an application or running instance',
     '',
+    'A busy default port (1935) is replaced by a free one; the URL is printed.',
     'Type .help in the shell for its commands. History: ~/.ssas_repl_history ($SSAS_REPL_HISTORY overrides; empty disables).',
   ].join('\n'),
 };

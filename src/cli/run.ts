@@ -18,6 +18,7 @@ import { InspectorServer, targetId, type InspectorTarget } from '../script/inspe
 import { ConfigError } from '../errors';
 import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
+import { serveSpec } from './serve';
 import { logToStream, printLine } from './output';
 
 export const runSpec: CommandSpec = {
@@ -25,8 +26,7 @@ export const runSpec: CommandSpec = {
   summary: 'Run one application folder as a server (its default instance loaded at start).',
   usage: 'ssas run DIR[/main.asc] [--host H] [--port N] [--inspect[=[HOST:]PORT]]',
   options: [
-    { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on for RTMP.' },
-    { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port.' },
+    ...serveSpec.options.filter((o) => ['host', 'port'].includes(o.name)),
     {
       name: 'inspect',
       type: 'string',
@@ -34,8 +34,7 @@ export const runSpec: CommandSpec = {
       optionalValue: true,
       description: 'Open the script isolates to Chrome DevTools (default 127.0.0.1:9229; port 0 picks one).',
     },
-    { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
-    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+    ...serveSpec.options.filter((o) => ['idle-timeout', 'log-level'].includes(o.name)),
   ],
   details: [
     chalk.bold('Examples:'),

@@ -42,11 +42,17 @@ export interface DotCommand {
   complete?(shell: ShellContext, partial: string): Promise<string[]> | string[];
 }
 
-/** Rows of a table, columns padded to their widest cell (colour codes do not count). */
-function table(c: Chalk, head: string[], rows: string[][]): string[] {
+/** Prints rows as a table, columns padded to their widest cell; `empty` when there are none. */
+function printTable<T>(shell: ShellContext, empty: string, head: string[], items: T[], cells: (item: T) => string[]): void {
+  if (items.length === 0) {
+    shell.print(empty);
+    return;
+  }
+  const rows = items.map(cells);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((s, i) => (i === cells.length - 1 ? s : s.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [c.bold(line(head)), ...rows.map(line)];
+  const line = (row: string[]): string => row.map((s, i) => (i === row.length - 1 ? s : s.padEnd(widths[i]!))).join('  ').trimEnd();
+  shell.print(shell.chalk.bold(line(head)));
+  for (const r of rows) shell.print(line(r));
 }
 
 function requireClient(shell: ShellContext): ShellClient {
@@ -133,34 +139,21 @@ export const COMMANDS: DotCommand[] = [
     name: 'clients',
     help: 'List the clients of the instance',
     run(shell) {
-      const rows = shell.session.clients();
-      if (rows.length === 0) {
-        shell.print('no clients');
-        return;
-      }
-      for (const l of table(
-        shell.chalk,
-        ['id', 'state', 'ip', 'agent', 'bytes in/out'],
-        rows.map((r) => [r.id, r.state, r.ip, r.agent, `${r.bytesIn}/${r.bytesOut}`]),
-      ))
-        shell.print(l);
+      printTable(shell, 'no clients', ['id', 'state', 'ip', 'agent', 'bytes in/out'], shell.session.clients(), (r) => [r.id, r.state, r.ip, r.agent, `${r.bytesIn}/${r.bytesOut}`]);
     },
   },
   {
     name: 'streams',
     help: 'List the live streams of the instance',
     run(shell) {
-      const rows = shell.session.streams();
-      if (rows.length === 0) {
-        shell.print('no streams');
-        return;
-      }
-      for (const l of table(
-        shell.chalk,
-        ['name', 'state', 'publisher', 'subscribers', 'time', 'messages'],
-        rows.map((r) => [r.name, r.state, r.publisher, String(r.subscribers), `${r.time.toFixed(1)}s`, String(r.messages)]),
-      ))
-        shell.print(l);
+      printTable(shell, 'no streams', ['name', 'state', 'publisher', 'subscribers', 'time', 'messages'], shell.session.streams(), (r) => [
+        r.name,
+        r.state,
+        r.publisher,
+        String(r.subscribers),
+        `${r.time.toFixed(1)}s`,
+        String(r.messages),
+      ]);
     },
   },
   {
@@ -172,16 +165,13 @@ export const COMMANDS: DotCommand[] = [
         shell.print('none: this server has no shared-object support');
         return;
       }
-      if (rows.length === 0) {
-        shell.print('none: no shared objects in this instance');
-        return;
-      }
-      for (const l of table(
-        shell.chalk,
-        ['name', 'persistent', 'version', 'slots', 'subscribers'],
-        rows.map((r) => [r.name, r.persistent ? 'yes' : 'no', String(r.version), String(r.slots), String(r.subscribers)]),
-      ))
-        shell.print(l);
+      printTable(shell, 'none: no shared objects in this instance', ['name', 'persistent', 'version', 'slots', 'subscribers'], rows, (r) => [
+        r.name,
+        r.persistent ? 'yes' : 'no',
+        String(r.version),
+        String(r.slots),
+        String(r.subscribers),
+      ]);
     },
   },
   {

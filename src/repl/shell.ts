@@ -16,7 +16,7 @@ import { prepareInput, scriptSyntaxError } from './recoverable';
 import { describeError, type ShellEvent, type ShellSession } from './session';
 import { completionTarget, KEYWORDS } from './complete';
 import { DEFAULT_HISTORY_SIZE, loadHistory, saveHistory } from './history';
-import { COMMANDS, findCommand, completeCommand, type ShellContext } from './commands';
+import { findCommand, completeCommand, type ShellContext } from './commands';
 import type { ShellClient } from './test-client';
 
 export interface ShellOptions {
@@ -346,11 +346,6 @@ export class Shell implements ShellContext {
       rl.close();
     }
     this.#resolve?.(this.interactive ? 0 : this.#failed ? 1 : 0);
-  }
-
-  /** Names for `.use` completion and the like. */
-  get commands(): typeof COMMANDS {
-    return COMMANDS;
   }
 }
 

@@ -45,3 +45,18 @@ it("prints the issue's example: echo 'application.name' | ssas repl chat", async
   expect(r.stdout).toBe('chat/_definst_\n');
   expect(r.code).toBe(0);
 });
+
+it('lists repl, run and check in ssas --help and documents their options', async () => {
+  const top = await runTracked(process.execPath, [bin, '--help'], { timeoutMs: 15_000 });
+  for (const cmd of ['repl', 'run', 'check']) expect(top.stdout).toMatch(new RegExp(`^  ${cmd} `, 'm'));
+  const expected: Record<string, string[]> = {
+    repl: ['--apps', '--host', '--port', '--idle-timeout', '--log-level'],
+    run: ['--host', '--port', '--inspect[=[HOST:]PORT]', '--idle-timeout', '--log-level'],
+    check: ['--json', '--strict'],
+  };
+  for (const [cmd, opts] of Object.entries(expected)) {
+    const r = await runTracked(process.execPath, [bin, cmd, '--help'], { timeoutMs: 15_000 });
+    expect(r.code).toBe(0);
+    for (const o of opts) expect(r.stdout).toContain(o);
+  }
+});

@@ -121,3 +121,24 @@ it('Ctrl-D ends the shell and the server; history is on disk', async () => {
   expect(history).toEqual(expect.arrayContaining(['double(21)', 'q(1)', 'greeting', 'while (true) {}', 'double(4)']));
   expect(history).not.toContain('double(99');
 });
+
+it('without an application, offers the applications to choose from (enquirer)', async () => {
+  const exitFile = path.join(tmp, 'pick-status');
+  const cmd = `cd ${JSON.stringify(root)} && env SSAS_REPL_HISTORY= ${JSON.stringify(process.execPath)} scripts/ssas.js repl --apps ${JSON.stringify(path.join(tmp, 'apps'))} --port 0; echo $? > ${JSON.stringify(exitFile)}`;
+  tmux('new-session', '-d', '-s', 'pick', '-x', '110', '-y', '30', cmd);
+  const pane = (): string => tmux('capture-pane', '-p', '-t', 'pick');
+  let s = '';
+  await until(() => /Application or instance to open/.test((s = pane())), 20_000, 'picker', () => s);
+  await until(() => /broken/.test((s = pane())) && /plain/.test(s) && /shell/.test(s), 5000, 'choices', () => s);
+  tmux('send-keys', '-t', 'pick', '-l', 'she');
+  await until(() => !/plain/.test((s = pane())), 5000, 'filtered', () => s);
+  tmux('send-keys', '-t', 'pick', 'Enter');
+  await until(() => /shell\/_definst_> ?$/m.test((s = pane())), 10_000, 'prompt', () => s);
+  tmux('send-keys', '-t', 'pick', '-l', 'application.name');
+  tmux('send-keys', '-t', 'pick', 'Enter');
+  await until(() => /'shell\/_definst_'/.test((s = pane())), 5000, 'evaluated', () => s);
+  tmux('send-keys', '-t', 'pick', '-l', '.exit');
+  tmux('send-keys', '-t', 'pick', 'Enter');
+  await until(() => fs.existsSync(exitFile) && fs.readFileSync(exitFile, 'utf8').endsWith('\n'), 10_000, 'exit', () => pane());
+  expect(fs.readFileSync(exitFile, 'utf8')).toBe('0\n');
+}, 40_000);
