@@ -40,10 +40,25 @@ function ssasInspect(S) {
       value = S.runScript(String(ev.code), String(ev.filename || 'repl'));
     } catch (err) {
       if (err && typeof err === 'object' && err.__ssasFatal === true) throw err;
-      return { ok: false, error: S.errorInfo(err), thrown: describe(err) };
+      var info;
+      try {
+        info = S.errorInfo(err);
+      } catch (infoErr) {
+        info = { level: 'error', code: 'Application.Script.Error', description: 'an uninspectable value was thrown' };
+      }
+      return { ok: false, error: info, thrown: safeDescribe(err) };
     }
-    return { ok: true, value: describe(value) };
+    return { ok: true, value: safeDescribe(value) };
   };
+
+  /** A hostile value (a Proxy whose traps throw) must not turn an answer into a sandbox failure. */
+  function safeDescribe(v) {
+    try {
+      return describe(v);
+    } catch (err) {
+      return { t: 'elided', cls: 'uninspectable value', kind: 'object' };
+    }
+  }
 
   S.handlers.complete = function (ev) {
     var prefix = String(ev.prefix || '');
@@ -76,15 +91,23 @@ function ssasInspect(S) {
 
   // --- property access without surprises --------------------------------------------------------------
 
-  /** obj[key] following the prototype chain; accessors run only for completion, as the person asked. */
+  /**
+   * obj[key] for completion, following the prototype chain through data properties only: a getter could
+   * loop or call the host, and pressing Tab must never cost the instance its life.
+   */
   function readProperty(obj, key) {
     if (obj === null || obj === undefined) return undefined;
     var o = typeof obj === 'object' || typeof obj === 'function' ? obj : Object(obj);
     try {
-      return o[key];
+      for (var hops = 0; o !== null && hops < 64; hops++) {
+        var d = Object.getOwnPropertyDescriptor(o, key);
+        if (d) return 'value' in d ? d.value : undefined;
+        o = Object.getPrototypeOf(o);
+      }
     } catch (err) {
       return undefined;
     }
+    return undefined;
   }
 
   function visibleName(name) {

@@ -104,7 +104,16 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
       columns: io.columns,
     });
     if (io.interactive) say(chalk.gray(`${session.name}: type SSAS to evaluate it in the instance, .help for commands, Ctrl+D to leave`));
-    return await shell.run();
+    // Killed or hung up: leave like Ctrl-D, so the server shuts down cleanly (shared objects saved, clients told).
+    // At a terminal Ctrl-C is a key the shell handles; in piped mode it is this signal.
+    const signals: NodeJS.Signals[] = io.interactive ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGHUP', 'SIGINT'];
+    const leave = (): void => shell.finish();
+    for (const sig of signals) process.on(sig, leave);
+    try {
+      return await shell.run();
+    } finally {
+      for (const sig of signals) process.off(sig, leave);
+    }
   } finally {
     session.dispose();
     await server.close();

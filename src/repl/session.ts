@@ -155,7 +155,11 @@ export class ShellSession {
   /** Runs code at global scope in the instance. Host-side failures (time limit...) reject with their coded error. */
   async evaluate(code: string, filename: string): Promise<EvalOutcome> {
     const inst = await this.#ensure();
-    const out = (await this.#logic(inst).evaluate(code, filename)) as EvalOutcome;
+    const out = (await this.#logic(inst).evaluate(code, filename)) as EvalOutcome | { internalError?: string } | undefined;
+    if (!out || !('ok' in out) || typeof out.ok !== 'boolean') {
+      const why = out && 'internalError' in out ? String(out.internalError).split('\n')[0] : 'no answer';
+      throw new ScriptError('ERR_REPL_INTERNAL', `the sandbox could not evaluate this: ${why}`);
+    }
     if (out.ok) this.#annotate(out.value, inst);
     else if (out.thrown) this.#annotate(out.thrown, inst);
     return out;

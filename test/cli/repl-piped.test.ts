@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { killAllTracked, runTracked } from '../support';
+import { killAllTracked, runTracked, spawnTracked } from '../support';
 
 const root = path.join(__dirname, '..', '..');
 const bin = path.join(root, 'scripts', 'ssas.js');
@@ -59,4 +59,13 @@ it('lists repl, run and check in ssas --help and documents their options', async
     expect(r.code).toBe(0);
     for (const o of opts) expect(r.stdout).toContain(o);
   }
+});
+
+it('leaves cleanly on SIGTERM while waiting for input', async () => {
+  const p = spawnTracked(process.execPath, [bin, 'repl', '--port', '0', '--apps', apps, 'shell'], { cwd: root, env, keepStdin: true });
+  await p.waitForOutput(/ssas listening on/, 20_000);
+  p.child.stdin!.write('double(4)\n');
+  await p.waitForOutput(/^8$/m, 10_000, 'stdout');
+  p.child.kill('SIGTERM');
+  expect((await p.exited).code).toBe(0);
 });

@@ -61,6 +61,11 @@ describe('evaluation', () => {
     await term.expect(/client \w+ connected/);
     expect(await term.run('application.clients[0]')).toMatch(/^Client \{\n {2}id: '\w+',\n {2}ip: '127\.0\.0\.1',\n {2}agent: 'WIN 10,0,32,18',\n {2}nick: 'alice'\n\}\n$/);
     expect(await term.run('application.clients[0].ip')).toBe("'127.0.0.1'\n");
+    // Values that fight inspection: nothing runs getters, throwing traps do not break the answer.
+    expect(await term.run('({ get spin() { for (;;) {} }, n: 1 })')).toBe('{ spin: [Getter], n: 1 }\n');
+    expect(await term.run('new Proxy({}, { ownKeys: function () { throw 1; }, getPrototypeOf: function () { throw 2; }, get: function () { throw 3; } })')).toBe(
+      '[uninspectable value]\n',
+    );
     expect(await term.run('let kept = 5')).toBe('undefined\n');
     expect(await term.run('kept')).toBe('5\n');
   });
@@ -93,6 +98,11 @@ describe('evaluation', () => {
     expect(members).toEqual(expect.arrayContaining(['agent', 'call', 'id', 'ip', 'nick', 'ping', 'readAccess', 'hello', 'add']));
     expect(members.some((n) => n.startsWith('__ssas'))).toBe(false);
     expect((await sh.complete('Stream.g'))[0]).toEqual(['get', 'getOnMetaData']);
+    // Completion never runs a getter (this one would spin until the time limit).
+    await term.run('var trap = { get spin() { for (;;) {} }, inner: { deep: 1 } }');
+    expect((await sh.complete('trap.spin.'))[0]).toEqual([]);
+    expect((await sh.complete('trap.inner.d'))[0]).toEqual(['deep']);
+    expect((await sh.complete('greeting.toUpp'))[0]).toEqual(['toUpperCase']);
     expect((await sh.complete('.cl'))[0]).toEqual(['.clients']);
     expect((await sh.complete('.use sh'))[0]).toEqual(expect.arrayContaining(['shell', 'shell/_definst_']));
     // Through the keyboard: one Tab completes the unique name.
