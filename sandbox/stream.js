@@ -58,7 +58,7 @@ function ssasStream(S) {
     return s;
   }
 
-  Stream.get = function (name) {
+  Stream.get = function get(name) {
     if (!validName(name)) return null;
     return facade(name);
   };
@@ -73,14 +73,14 @@ function ssasStream(S) {
     configurable: true,
   });
 
-  Stream.destroy = function (stream) {
+  Stream.destroy = function destroy(stream) {
     if (!stream || typeof stream.name !== 'string' || streams.get(stream.name) !== stream) return false;
     streams.delete(stream.name);
     S.emit({ op: 'streamDestroy', name: stream.name });
     return true;
   };
 
-  Stream.getOnMetaData = function (stream) {
+  Stream.getOnMetaData = function getOnMetaData(stream) {
     return stream && typeof stream.getOnMetaData === 'function' ? stream.getOnMetaData() : null;
   };
 
