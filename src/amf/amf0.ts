@@ -32,8 +32,8 @@
  * - Invalid UTF-8 decodes leniently (U+FFFD).
  */
 import { AmfError } from '../errors';
-import { Amf3Reader, Amf3Writer, setMember, splitArray, tooDeep } from './amf3';
-import { ByteReader, ByteWriter, truncated } from './byte-io';
+import { Amf3Reader, Amf3Writer, setMember, splitArray } from './amf3';
+import { ByteReader, ByteWriter, guardDepth, tooDeep, truncated } from './byte-io';
 import { DEFAULT_MAX_DEPTH, type AmfDecodeOptions, type AmfDecodeResult, type AmfEncodeOptions } from './options';
 import {
   AmfDate,
@@ -72,9 +72,6 @@ export enum Amf0Marker {
   AvmPlus = 0x11,
 }
 
-function isStackOverflow(e: unknown): boolean {
-  return e instanceof RangeError && /call stack/i.test(e.message);
-}
 
 // ------------------------------------------------------------------------------------------------------ reader
 
@@ -93,13 +90,7 @@ export class Amf0Reader extends ByteReader {
 
   /** Reads one AMF0 value (marker included). The reference table persists across calls on this reader. */
   readValue(): AmfValue {
-    if (this.depth > 0) return this.value();
-    try {
-      return this.value();
-    } catch (e) {
-      if (isStackOverflow(e)) throw tooDeep(this.maxDepth, this.pos);
-      throw e;
-    }
+    return guardDepth(this.depth, this.maxDepth, () => this.pos, () => this.value());
   }
 
   /** A bare string: u16 byte length + UTF-8, no marker (object keys, shared object message fields). */
@@ -227,16 +218,7 @@ export class Amf0Writer extends ByteWriter {
 
   /** Writes one AMF0 value (marker included). The reference table persists across calls on this writer. */
   writeValue(v: AmfValue): this {
-    if (this.depth > 0) {
-      this.value(v);
-      return this;
-    }
-    try {
-      this.value(v);
-    } catch (e) {
-      if (isStackOverflow(e)) throw tooDeep(this.maxDepth);
-      throw e;
-    }
+    guardDepth(this.depth, this.maxDepth, () => undefined, () => this.value(v));
     return this;
   }
 

@@ -21,7 +21,7 @@
  * - Invalid UTF-8 decodes leniently (U+FFFD), like Flash Player.
  */
 import { AmfError, isSsasError } from '../errors';
-import { ByteReader, ByteWriter, truncated } from './byte-io';
+import { ByteReader, ByteWriter, guardDepth, isStackOverflow, tooDeep, truncated } from './byte-io';
 import {
   DEFAULT_MAX_DEPTH,
   type Amf3Externalizable,
@@ -119,13 +119,7 @@ export function setMember(obj: Record<string, unknown>, key: string, value: unkn
   }
 }
 
-export function tooDeep(limit: number, offset?: number): AmfError {
-  return new AmfError('ERR_AMF_TOO_DEEP', `AMF nesting deeper than ${limit}`, { limit, offset });
-}
 
-function isStackOverflow(e: unknown): boolean {
-  return e instanceof RangeError && /call stack/i.test(e.message);
-}
 
 /** Object members that AMF carries: functions and symbols are skipped, like Flash Player does. */
 function isSkipped(v: unknown): boolean {
@@ -175,13 +169,7 @@ export class Amf3Reader extends ByteReader {
 
   /** Reads one AMF3 value (marker included). Reference tables persist across calls on this reader. */
   readValue(): AmfValue {
-    if (this.depth > 0) return this.value();
-    try {
-      return this.value();
-    } catch (e) {
-      if (isStackOverflow(e)) throw tooDeep(this.maxDepth, this.pos);
-      throw e;
-    }
+    return guardDepth(this.depth, this.maxDepth, () => this.pos, () => this.value());
   }
 
   /** U29 (1 to 4 bytes, AMF3 spec 1.3.1). */
@@ -482,16 +470,7 @@ export class Amf3Writer extends ByteWriter {
 
   /** Writes one AMF3 value (marker included). Reference tables persist across calls on this writer. */
   writeValue(v: AmfValue): this {
-    if (this.depth > 0) {
-      this.value(v);
-      return this;
-    }
-    try {
-      this.value(v);
-    } catch (e) {
-      if (isStackOverflow(e)) throw tooDeep(this.maxDepth);
-      throw e;
-    }
+    guardDepth(this.depth, this.maxDepth, () => undefined, () => this.value(v));
     return this;
   }
 

@@ -238,3 +238,26 @@ export class ByteWriter {
     return written;
   }
 }
+
+/** AMF nesting deeper than the configured limit (or than V8's stack allows). */
+export function tooDeep(limit: number, offset?: number): AmfError {
+  return new AmfError('ERR_AMF_TOO_DEEP', `AMF nesting deeper than ${limit}`, { limit, offset });
+}
+
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
+/**
+ * Runs one top-level read or write; nested calls (depth > 0) run as they are. A V8 stack overflow on hostile
+ * nesting becomes ERR_AMF_TOO_DEEP, like the explicit depth limit.
+ */
+export function guardDepth<T>(depth: number, limit: number, offset: () => number | undefined, fn: () => T): T {
+  if (depth > 0) return fn();
+  try {
+    return fn();
+  } catch (e) {
+    if (isStackOverflow(e)) throw tooDeep(limit, offset());
+    throw e;
+  }
+}

@@ -29,3 +29,24 @@ export function printLine(s: string): void {
 export function printError(s: string): void {
   process.stderr.write(chalk.red('error: ') + s + '\n');
 }
+
+/**
+ * Resolves with the exit status once Ctrl-C or SIGTERM arrived and `shutdown` finished (0, or 1 when it
+ * failed). A second signal while shutting down is ignored: the shutdown itself is bounded.
+ */
+export function untilSignal(shutdown: () => Promise<void>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string): void => {
+      if (stopping) return;
+      stopping = true;
+      printLine(chalk.dim(`${sig}: shutting down`));
+      shutdown().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -19,7 +19,7 @@ import { ConfigError } from '../errors';
 import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { serveSpec } from './serve';
-import { logToStream, printLine } from './output';
+import { logToStream, printLine, untilSignal } from './output';
 
 export const runSpec: CommandSpec = {
   name: 'run',
@@ -141,18 +141,5 @@ export async function runCommand(argv: string[]): Promise<number> {
     await cleanup();
     throw err;
   }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string): void => {
-      if (stopping) return;
-      stopping = true;
-      printLine(chalk.dim(`${sig}: shutting down`));
-      cleanup().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal(() => cleanup());
 }

@@ -2,7 +2,7 @@
 import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
-import { logToStream, printLine } from './output';
+import { logToStream, printLine, untilSignal } from './output';
 import { resolveAppsDir } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 
@@ -51,18 +51,5 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // Scripts that cannot compile are reported now, with file and line; LoadOnStartup instances load now.
   const problems = await startApplications(server);
   for (const p of problems) printLine(chalk.red(`application ${p.app} cannot start: ${p.error}`));
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string): void => {
-      if (stopping) return;
-      stopping = true;
-      printLine(chalk.dim(`${sig}: shutting down`));
-      server.close().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal(() => server.close());
 }

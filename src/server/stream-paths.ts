@@ -114,26 +114,31 @@ export function findStreamFile(loc: StreamLocation): string | null {
   return null;
 }
 
-/** Bytes used by recordings under a folder (for DiskQuota). */
-export function folderBytes(dir: string): number {
-  let total = 0;
+/** Calls `visit` for every file below `dir` (missing or unreadable folders count as empty). */
+function walkFiles(dir: string, visit: (file: string, name: string) => void): void {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
-    return 0;
+    return;
   }
   for (const e of entries) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += folderBytes(p);
-    else if (e.isFile()) {
-      try {
-        total += fs.statSync(p).size;
-      } catch {
-        // vanished meanwhile
-      }
-    }
+    if (e.isDirectory()) walkFiles(p, visit);
+    else if (e.isFile()) visit(p, e.name);
   }
+}
+
+/** Bytes used by recordings under a folder (for DiskQuota). */
+export function folderBytes(dir: string): number {
+  let total = 0;
+  walkFiles(dir, (file) => {
+    try {
+      total += fs.statSync(file).size;
+    } catch {
+      // vanished meanwhile
+    }
+  });
   return total;
 }
 
@@ -175,24 +180,10 @@ export function clearRecordedStreams(st: StreamStorage, raw: string): boolean {
       ok = false;
     }
   };
-  const removeTree = (dir: string, filter: (name: string) => boolean): number => {
-    let n = 0;
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return 0;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) n += removeTree(p, filter);
-      else if (filter(e.name)) {
-        remove(p);
-        n++;
-      }
-    }
-    return n;
-  };
+  const removeTree = (dir: string, filter: (name: string) => boolean): void =>
+    walkFiles(dir, (file, name) => {
+      if (filter(name)) remove(file);
+    });
   const typeFilter = (name: string): boolean => {
     if (name.endsWith('.idx')) return false;
     if (!prefix) return true;
