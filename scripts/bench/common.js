@@ -88,6 +88,38 @@ function ensureClip(which) {
   return { file, bitsPerSec: (fs.statSync(file).size * 8) / seconds, seconds };
 }
 
+/**
+ * The VOD clip: H.264 + AAC in MP4 (moov first), about 2 Mbit/s, 60 s, a key frame every 2 s. Made once into
+ * the bench cache, like the FLV clips.
+ * @returns {{file:string, bitsPerSec:number, seconds:number}}
+ */
+function ensureVodClip() {
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const file = path.join(CACHE_DIR, 'clip-2mbit-60s.mp4');
+  const seconds = 60;
+  if (!fs.existsSync(file)) {
+    const tmp = file + '.part.mp4';
+    process.stderr.write(chalk.dim(`generating the 2 Mbit/s 60 s MP4 clip into ${file} (about a minute) ...\n`));
+    execFileSync(
+      FFMPEG,
+      [
+        '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+        '-f', 'lavfi', '-i', 'testsrc2=size=960x540:rate=25,noise=alls=10:allf=t',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+        '-t', String(seconds),
+        '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '1870k', '-maxrate', '1870k', '-bufsize', '1870k',
+        '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+        '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+        '-movflags', '+faststart',
+        '-f', 'mp4', tmp,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    fs.renameSync(tmp, file);
+  }
+  return { file, bitsPerSec: (fs.statSync(file).size * 8) / seconds, seconds };
+}
+
 // ----- processes --------------------------------------------------------------------------------------------
 
 /**
@@ -196,9 +228,10 @@ function tempDir(kind) {
 }
 
 /**
- * ssas on the bundled sample applications (app `live`). BENCH_SSAS_ROOT (or --ssas-root) names another
- * checkout to measure instead of this one (built, with its own scripts/ssas.js and dist/).
- * @param {{nodeArgs?: string[]}} [opts]
+ * ssas on the bundled sample applications (app `live`), or on the applications folder `opts.apps`.
+ * BENCH_SSAS_ROOT (or --ssas-root) names another checkout to measure instead of this one (built, with its own
+ * scripts/ssas.js and dist/).
+ * @param {{nodeArgs?: string[], apps?: string, args?: string[]}} [opts]
  * @returns {Promise<RunningServer>}
  */
 async function startSsas(opts = {}) {
@@ -213,8 +246,9 @@ async function startSsas(opts = {}) {
       path.join(root, 'scripts', 'ssas.js'),
       'serve',
       '--port', '0',
-      '--apps', path.join(root, 'sandbox', 'applications'),
+      '--apps', opts.apps ?? path.join(root, 'sandbox', 'applications'),
       '--log-level', 'warn',
+      ...(opts.args ?? []),
     ],
     { log, cwd: dir },
   );
@@ -286,10 +320,12 @@ async function startNms() {
 
 /**
  * nginx with the Debian rtmp module: one process (no master), one worker's worth of event loop, default
- * rtmp settings (chunk_size 4096, ack_window 5000000).
+ * rtmp settings (chunk_size 4096, ack_window 5000000). `opts.applications` replaces the default
+ * `application live { live on; }` with raw config lines (vod, record, push).
+ * @param {{applications?: string}} [opts]
  * @returns {Promise<RunningServer>}
  */
-async function startNginx() {
+async function startNginx(opts = {}) {
   const dir = tempDir('nginx');
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
@@ -308,7 +344,7 @@ async function startNginx() {
       'rtmp {',
       '  server {',
       `    listen 127.0.0.1:${port};`,
-      '    application live { live on; }',
+      opts.applications ?? '    application live { live on; }',
       '  }',
       '}',
       '',
@@ -339,11 +375,15 @@ async function startNginx() {
   };
 }
 
-/** @param {string} kind @param {{nodeArgs?: string[]}} [opts] */
+/**
+ * @param {string} kind
+ * @param {{nodeArgs?: string[], apps?: string, args?: string[], applications?: string}} [opts] apps/args for
+ *   ssas, applications for nginx
+ */
 function startServer(kind, opts) {
   if (kind === 'ssas') return startSsas(opts);
   if (kind === 'nms') return startNms();
-  if (kind === 'nginx') return startNginx();
+  if (kind === 'nginx') return startNginx(opts);
   throw new Error(`unknown server ${kind}`);
 }
 
@@ -428,6 +468,161 @@ function startPublisher(file, url, opts) {
   return track(child);
 }
 
+// ----- client workers and the in-process ssas host ------------------------------------------------------------
+
+/**
+ * A forked rtmp-worker.js (ssas's own RtmpClient in a process apart from the server): `req(cmd, params)`
+ * resolves with the worker's answer.
+ */
+class RtmpWorker {
+  constructor() {
+    this.proc = track(
+      require('node:child_process').fork(path.join(__dirname, 'rtmp-worker.js'), [], {
+        execArgv: ['--max-semi-space-size=16'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
+    /** @type {Map<number, {resolve:(v:any)=>void, reject:(e:Error)=>void}>} */
+    this.waiting = new Map();
+    this.nextId = 1;
+    this.proc.on('message', (/** @type {any} */ m) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.type === 'error') w.reject(new Error(`rtmp-worker: ${m.message}`));
+      else w.resolve(m);
+    });
+    this.proc.on('exit', (code) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`rtmp-worker exited (${code})`));
+      this.waiting.clear();
+    });
+  }
+
+  get pid() {
+    return /** @type {number} */ (this.proc.pid);
+  }
+
+  /** @param {string} cmd @param {Record<string, unknown>} [params] @returns {Promise<any>} */
+  req(cmd, params = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.proc.send({ cmd, id, ...params });
+    });
+  }
+
+  async stop() {
+    if (this.proc.exitCode !== null) return;
+    await new Promise((resolve) => {
+      const t = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
+      this.proc.once('exit', () => {
+        clearTimeout(t);
+        resolve(undefined);
+      });
+      this.proc.send({ cmd: 'exit' });
+    });
+  }
+}
+
+/**
+ * ssas in server-host.js (the CLI's createServer, or with `mode` 'plain' a Server whose logic answers `echo`
+ * in TypeScript), forked with IPC so that it can report isolate heaps and load times.
+ * @param {'script'|'plain'} mode @param {string} apps
+ */
+async function startHost(mode, apps) {
+  const root = process.env.BENCH_SSAS_ROOT ? path.resolve(process.env.BENCH_SSAS_ROOT) : ROOT;
+  const dir = tempDir(`host-${mode}`);
+  const log = fs.openSync(path.join(dir, 'host.log'), 'a');
+  const child = track(
+    require('node:child_process').fork(path.join(__dirname, 'server-host.js'), ['--mode', mode, '--apps', apps, '--root', root], {
+      execArgv: ['--no-node-snapshot', '--expose-gc'],
+      stdio: ['ignore', log, log, 'ipc'],
+      cwd: dir,
+    }),
+  );
+  fs.closeSync(log);
+  /** @type {Map<number, (m:any)=>void>} */
+  const waiting = new Map();
+  let nextId = 1;
+  const port = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server-host did not start: ${fs.readFileSync(path.join(dir, 'host.log'), 'utf8')}`)), 20000);
+    child.on('message', (/** @type {any} */ m) => {
+      if (m.type === 'listening') {
+        clearTimeout(t);
+        resolve(m.port);
+      } else waiting.get(m.id)?.(m);
+    });
+    child.once('exit', () => reject(new Error(`server-host exited: ${fs.readFileSync(path.join(dir, 'host.log'), 'utf8')}`)));
+  });
+  return {
+    kind: 'ssas',
+    label: mode === 'plain' ? 'plain TypeScript (no sandbox)' : 'ssas (sandbox)',
+    pid: /** @type {number} */ (child.pid),
+    port: /** @type {number} */ (port),
+    dir,
+    /** @param {string} cmd @param {Record<string, unknown>} [params] @returns {Promise<any>} */
+    req(cmd, params = {}) {
+      const id = nextId++;
+      return new Promise((resolve) => {
+        waiting.set(id, (m) => {
+          waiting.delete(id);
+          resolve(m);
+        });
+        child.send({ cmd, id, ...params });
+      });
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        await new Promise((resolve) => {
+          const t = setTimeout(() => child.kill('SIGKILL'), 8000);
+          child.once('exit', () => {
+            clearTimeout(t);
+            resolve(undefined);
+          });
+          child.send({ cmd: 'stop' });
+        });
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Writes application folders: {name: {file: text}} under a new temp folder (or `into`), returns its path.
+ * @param {Record<string, Record<string, string>>} apps @param {string} [into]
+ */
+function writeApps(apps, into) {
+  const dir = into ?? tempDir('apps');
+  for (const [name, files] of Object.entries(apps)) {
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    for (const [f, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, name, f)), { recursive: true });
+      fs.writeFileSync(path.join(dir, name, f), text);
+    }
+  }
+  return dir;
+}
+
+// ----- statistics -------------------------------------------------------------------------------------------
+
+/** Percentile (nearest rank) of a sorted array. @param {number[]} sorted @param {number} p 0-100 */
+function pct(sorted, p) {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+/** count, median, p90, p99, max of a list of numbers. @param {number[]} xs */
+function summarize(xs) {
+  const s = Float64Array.from(xs).sort();
+  return { n: s.length, p50: pct(/** @type {any} */ (s), 50), p90: pct(/** @type {any} */ (s), 90), p99: pct(/** @type {any} */ (s), 99), max: s.length ? s[s.length - 1] : NaN, mean: s.length ? s.reduce((a, b) => a + b, 0) / s.length : NaN };
+}
+
+/** CPU of a process between two readings, in % of one core. @param {{user:number, sys:number}} a @param {{user:number, sys:number}} b @param {number} sec */
+function cpuPct(a, b, sec) {
+  return (100 * (b.user + b.sys - a.user - a.sys)) / sec;
+}
+
 // ----- output -----------------------------------------------------------------------------------------------
 
 /**
@@ -485,6 +680,7 @@ module.exports = {
   NOFILE,
   sleep,
   ensureClip,
+  ensureVodClip,
   readCpu,
   readRss,
   freePort,
@@ -499,4 +695,11 @@ module.exports = {
   ratioCell,
   fmt,
   machineLine,
+  tempDir,
+  RtmpWorker,
+  startHost,
+  writeApps,
+  pct,
+  summarize,
+  cpuPct,
 };

@@ -9,12 +9,18 @@
 const fs = require('node:fs');
 const chalk = require('chalk');
 
-const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [all] [options]
+const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [vod] [record] [republish] [sharedobject] [all] [options]
 
   fanout       0.6 Mbit/s stream to N players per server: server CPU %, RSS, players keeping up
   throughput   4 Mbit/s stream, players stepped up: CPU s per delivered GB, most players kept up (~3-4 min)
   decode       chunk decoder throughput, ssas vs node-media-server, on a captured ffmpeg publish
-  (no name: fanout and decode; "all" or --throughput adds throughput)
+  bridge       script sandbox: Client.call round trips vs plain TypeScript, instance start, memory per
+               instance and client, relay latency while another instance spins (~2 min)
+  vod          N players of a 2 Mbit/s MP4 at real-time pace, ssas vs nginx-rtmp play (~3 min)
+  record       50 simultaneous recordings: MB/s written, CPU, every frame in the files, vs nginx-rtmp (~1 min)
+  republish    streams republished to K remotes by main.asc NetStream vs nginx-rtmp push: CPU, latency (~2 min)
+  sharedobject 200 clients on one shared object: change-to-arrival latency vs a script broadcastMsg relay (~1 min)
+  (no name: fanout and decode; "all" runs every benchmark; --throughput adds throughput)
 
 options (environment variable in brackets):
   --quick              small smoke run (few players, short windows)
@@ -23,13 +29,19 @@ options (environment variable in brackets):
   --servers ssas,nginx,nms                      [BENCH_SERVERS]
   --warmup SEC         warm-up before each window [BENCH_WARMUP]
   --measure SEC        measurement window [BENCH_MEASURE]
-  --workers N          load client processes (default 1) [BENCH_WORKERS]
+  --workers N          load client processes (default 1; bridge and vod: 2) [BENCH_WORKERS]
   --budget SEC         throughput: no new step after SEC per server (default 60) [BENCH_BUDGET]
   --decode-sec SEC     time per decode measurement [BENCH_DECODE_SEC]
-  --repeat R           fan-out: R runs per server and N, round robin; the median CPU is shown [BENCH_REPEAT]
+  --repeat R           fan-out, bridge calls: R runs per server and N, round robin; the median is shown [BENCH_REPEAT]
   --profile            after fan-out, profile ssas at the largest N with perf
   --ssas-root DIR      measure the ssas checkout in DIR (built) instead of this one [BENCH_SSAS_ROOT]
   --json FILE          also write the JSON figures to FILE
+  bridge:       --parts calls,start,memory,isolation   --connections N (per worker, default 10)
+                --outstanding K (calls in flight per connection, default 8)   --instances N (default 30)
+  vod:          --vod-steps 100,200,400,600,800
+  record:       --publishers N (default 50)   --record-sec SEC (seconds of the clip, default 20)
+  republish:    --remotes 0,1,3,5   --streams N (media streams besides the probe, default 20)
+  sharedobject: --so-clients N (default 200)   --so-sec SEC (default 20)
 `;
 
 /** @param {string[]} argv */
@@ -70,7 +82,7 @@ async function main() {
     process.stdout.write(HELP);
     return 0;
   }
-  const known = ['fanout', 'throughput', 'decode', 'all'];
+  const known = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'all'];
   for (const n of names) {
     if (!known.includes(n)) {
       process.stderr.write(`unknown benchmark "${n}"\n${HELP}`);
@@ -78,7 +90,7 @@ async function main() {
     }
   }
   let todo = names.length ? names : ['fanout', 'decode'];
-  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode'];
+  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject'];
   if (opts.throughput && !todo.includes('throughput')) todo.push('throughput');
   const quick = opts.quick === true;
   if (typeof opts['ssas-root'] === 'string' && opts['ssas-root']) process.env.BENCH_SSAS_ROOT = opts['ssas-root'];
@@ -88,9 +100,19 @@ async function main() {
     .map((s) => s.trim())
     .filter(Boolean);
   const workers = num(opts.workers, env.BENCH_WORKERS, 1);
+  const workers2 = num(opts.workers, env.BENCH_WORKERS, 2);
+  const given = (/** @type {string} */ k, /** @type {string | undefined} */ e) => typeof opts[k] === 'string' || (e !== undefined && e !== '');
 
   const { fanout, throughput } = require('./fanout');
   const { decode } = require('./decode');
+  const { bridge } = require('./bridge');
+  const { vod } = require('./vod');
+  const { record } = require('./record');
+  const { republish } = require('./republish');
+  const { sharedobject } = require('./sharedobject');
+  // The newer benchmarks keep their own window lengths unless --warmup / --measure say otherwise.
+  const warm = (/** @type {number} */ d) => (given('warmup', env.BENCH_WARMUP) ? num(opts.warmup, env.BENCH_WARMUP, d) : d);
+  const meas = (/** @type {number} */ d) => (given('measure', env.BENCH_MEASURE) ? num(opts.measure, env.BENCH_MEASURE, d) : d);
   /** @type {Record<string, unknown>} */
   const out = { version: 1, date: new Date().toISOString(), quick };
   for (const name of todo) {
@@ -115,6 +137,52 @@ async function main() {
       });
     } else if (name === 'decode') {
       out.decode = await decode({ seconds: num(opts['decode-sec'], env.BENCH_DECODE_SEC, quick ? 0.5 : 2) });
+    } else if (name === 'bridge') {
+      out.bridge = await bridge({
+        quick,
+        workers: workers2,
+        clients: num(opts.connections, undefined, quick ? 5 : 10),
+        outstanding: num(opts.outstanding, undefined, 8),
+        warmupSec: warm(quick ? 1 : 2),
+        measureSec: meas(quick ? 3 : 8),
+        repeat: num(opts.repeat, env.BENCH_REPEAT, 1),
+        instances: num(opts.instances, undefined, quick ? 10 : 30),
+        idleInstances: quick ? 5 : 20,
+        memClients: quick ? 50 : 200,
+        spins: quick ? 1 : 2,
+        baselineSec: quick ? 2 : 5,
+        servers,
+        parts: (typeof opts.parts === 'string' ? opts.parts : 'calls,start,memory,isolation').split(',').map((x) => x.trim()),
+      });
+    } else if (name === 'vod') {
+      out.vod = await vod({
+        servers,
+        steps: list(opts['vod-steps'], undefined, quick ? [20, 50] : [100, 200, 400, 600, 800]),
+        warmupSec: warm(quick ? 2 : 3),
+        measureSec: meas(quick ? 3 : 8),
+        workers: workers2,
+      });
+    } else if (name === 'record') {
+      out.record = await record({
+        servers,
+        publishers: num(opts.publishers, undefined, quick ? 10 : 50),
+        seconds: num(opts['record-sec'], undefined, quick ? 5 : 20),
+      });
+    } else if (name === 'republish') {
+      out.republish = await republish({
+        servers,
+        ks: typeof opts.remotes === 'string' ? opts.remotes.split(',').map(Number).filter((x) => Number.isInteger(x) && x >= 0) : quick ? [0, 1, 3] : [0, 1, 3, 5],
+        streams: num(opts.streams, undefined, quick ? 4 : 20),
+        settleSec: warm(quick ? 2 : 3),
+        measureSec: meas(quick ? 3 : 8),
+      });
+    } else if (name === 'sharedobject') {
+      out.sharedobject = await sharedobject({
+        clients: num(opts['so-clients'], undefined, quick ? 50 : 200),
+        workers: workers2,
+        seconds: num(opts['so-sec'], undefined, quick ? 5 : 20),
+        periodMs: 1000,
+      });
     }
   }
   const json = JSON.stringify(out);
