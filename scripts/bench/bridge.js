@@ -21,6 +21,7 @@
 const path = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
+const { spawn, execFileSync } = require('node:child_process');
 const chalk = require('chalk');
 const c = require('./common');
 const { legacyMainAsc } = require('./legacy-script');
@@ -57,6 +58,7 @@ const ECHO_ARG = { id: 12345, text: 'hello from the bench', ok: true };
  * @property {number} baselineSec    isolation: baseline window
  * @property {string[]} servers      includes 'nginx' for the relay peer
  * @property {string[]} parts        calls, start, memory, isolation
+ * @property {boolean} [profile]     calls: one more sandbox run recorded with perf (where the time goes)
  */
 
 /** @param {BridgeOptions} o */
@@ -91,7 +93,12 @@ async function callsPart(apps, o) {
       `\n(a) Client.call round trips: echo(x) with a small object, ${o.workers} client process(es) x ${o.clients} connections x ${o.outstanding} calls in flight`,
     ),
   );
-  console.log(chalk.dim(`  warm-up ${o.warmupSec} s, window ${o.measureSec} s${o.repeat > 1 ? `, ${o.repeat} runs per server (median)` : ''}; CPU = the server process (all threads, the isolate's included)`));
+  console.log(
+    chalk.dim(
+      `  warm-up ${o.warmupSec} s, window ${o.measureSec} s${o.repeat > 1 ? `, ${o.repeat} runs per server (median)` : ''}; CPU = the server process (all threads: ` +
+        `the event loop's "main thread", the isolate's thread, V8's GC helpers)`,
+    ),
+  );
   /** @type {Record<string, any[]>} */
   const runs = { script: [], plain: [] };
   for (let rep = 0; rep < o.repeat; rep++) {
@@ -109,6 +116,7 @@ async function callsPart(apps, o) {
     label,
     all.length > 1 ? `${Math.round(r.callsPerSec)} (${Math.round(Math.min(...all.map((x) => x.callsPerSec)))}-${Math.round(Math.max(...all.map((x) => x.callsPerSec)))})` : String(Math.round(r.callsPerSec)),
     c.fmt(r.cpuPct),
+    c.fmt(r.mainThreadPct),
     c.fmt(r.cpuMsPer1000, 1),
     c.fmt(r.rssMiB, 0),
     r.batch ? c.fmt(r.batch, 1) : '-',
@@ -116,7 +124,7 @@ async function callsPart(apps, o) {
     String(r.errors),
   ];
   c.printTable(
-    ['server', 'calls/s', 'CPU %', 'CPU ms / 1000 calls', 'RSS MiB', 'events / dispatch', 'client CPU %', 'errors'],
+    ['server', 'calls/s', 'CPU %', 'main thread %', 'CPU ms / 1000 calls', 'RSS MiB', 'events / dispatch', 'client CPU %', 'errors'],
     [row(s, 'ssas, echo in main.asc (sandbox)', runs.script), row(p, 'plain TypeScript echo (no sandbox)', runs.plain)],
   );
   const ratio = s.callsPerSec / p.callsPerSec;
@@ -134,12 +142,25 @@ async function callsPart(apps, o) {
   );
   const sat = [...runs.script, ...runs.plain].some((r) => r.serverSaturated === false && r.clientMaxPct > 90);
   if (sat) console.log(chalk.yellow('  a client process saturated its core while the server did not: the calls/s compare the clients more than the servers'));
-  return { workers: o.workers, clients: o.clients, outstanding: o.outstanding, warmupSec: o.warmupSec, measureSec: o.measureSec, script: runs.script, plain: runs.plain, ratio, cpuRatio };
+  console.log(
+    chalk.dim(
+      `  threads (% of a core): sandbox: event loop ${c.fmt(s.mainThreadPct)}, busiest other (the isolate's) ${c.fmt(s.busiestOtherThreadPct)}, the rest ${c.fmt(s.restThreadsPct)}; ` +
+        `plain: event loop ${c.fmt(p.mainThreadPct)}, others ${c.fmt(p.busiestOtherThreadPct + p.restThreadsPct)}. ` +
+        `Event loop µs per call: sandbox ${c.fmt(s.mainUsPerCall, 2)}, plain ${c.fmt(p.mainUsPerCall, 2)}`,
+    ),
+  );
+  /** @type {any} */
+  let profile = null;
+  if (o.profile) profile = await profileCalls(apps, o, p);
+  return { workers: o.workers, clients: o.clients, outstanding: o.outstanding, warmupSec: o.warmupSec, measureSec: o.measureSec, script: runs.script, plain: runs.plain, ratio, cpuRatio, profile };
 }
 
-/** @param {'script'|'plain'} mode @param {string} apps @param {BridgeOptions} o */
-async function callRun(mode, apps, o) {
-  const host = await c.startHost(mode, apps);
+/**
+ * @param {'script'|'plain'} mode @param {string} apps @param {BridgeOptions} o
+ * @param {{perf?: string}} [extra] record the server with perf during the window into this file
+ */
+async function callRun(mode, apps, o, extra = {}) {
+  const host = await c.startHost(mode, apps, extra.perf ? { nodeArgs: ['--perf-basic-prof'] } : {});
   const workers = Array.from({ length: o.workers }, () => new c.RtmpWorker());
   try {
     const url = `rtmp://127.0.0.1:${host.port}/echo`;
@@ -148,14 +169,28 @@ async function callRun(mode, apps, o) {
     const count = async () => (await Promise.all(workers.map((w) => w.req('count')))).reduce((a, r) => ({ calls: a.calls + r.calls, errors: a.errors + r.errors }), { calls: 0, errors: 0 });
     const k0 = (await host.req('stats')).counters;
     const n0 = await count();
+    /** @type {import('node:child_process').ChildProcess | null} */
+    const perf = extra.perf
+      ? c.track(spawn('perf', ['record', '-F', '999', '-g', '-p', String(host.pid), '-o', extra.perf, '--', 'sleep', String(o.measureSec)], { stdio: 'ignore' }))
+      : null;
     const s0 = c.readCpu(host.pid);
+    const m0 = c.readCpu(host.pid, host.pid);
+    const th0 = c.readThreadsCpu(host.pid);
     const w0 = workers.map((w) => c.readCpu(w.pid));
     const t0 = performance.now();
     await c.sleep(o.measureSec * 1000);
     const n1 = await count();
     const s1 = c.readCpu(host.pid);
+    const m1 = c.readCpu(host.pid, host.pid);
+    const th1 = c.readThreadsCpu(host.pid);
     const w1 = workers.map((w) => c.readCpu(w.pid));
     const sec = (performance.now() - t0) / 1000;
+    if (perf) await new Promise((r) => (perf.exitCode !== null ? r(undefined) : perf.once('exit', r)));
+    // Threads other than the event loop's: the busiest is the isolate's (script mode), the rest V8's helpers.
+    const others = Object.keys(th1)
+      .filter((t) => Number(t) !== host.pid)
+      .map((t) => (100 * (th1[t] - (th0[t] ?? 0))) / sec)
+      .sort((a, b) => b - a);
     const st = await host.req('stats');
     const calls = n1.calls - n0.calls;
     const cpuSec = s1.user + s1.sys - s0.user - s0.sys;
@@ -167,6 +202,11 @@ async function callRun(mode, apps, o) {
       mode,
       callsPerSec: calls / sec,
       cpuPct: cpu,
+      mainThreadPct: c.cpuPct(m0, m1, sec),
+      busiestOtherThreadPct: others[0] ?? 0,
+      restThreadsPct: others.slice(1).reduce((a, b) => a + b, 0),
+      mainUsPerCall: calls > 0 ? ((m1.user + m1.sys - m0.user - m0.sys) * 1e6) / calls : NaN,
+      pid: host.pid,
       userPct: (100 * (s1.user - s0.user)) / sec,
       sysPct: (100 * (s1.sys - s0.sys)) / sec,
       cpuMsPer1000: calls > 0 ? (cpuSec * 1000 * 1000) / calls : NaN,
@@ -181,6 +221,77 @@ async function callRun(mode, apps, o) {
     await Promise.all(workers.map((w) => w.stop()));
     await host.stop();
   }
+}
+
+/**
+ * One more sandbox run under `perf record -g` (JIT frames named by --perf-basic-prof): the bridge's steps on
+ * the event loop's thread in µs per call (share of the thread's samples x its CPU time per call), beside
+ * the plain server's whole event loop cost per call and the other threads of the sandbox server. A row
+ * counts the samples whose stack (perf script) holds a matching frame; indented rows are inside the row above;
+ * "self" rows count leaf frames only.
+ * @param {string} apps @param {BridgeOptions} o @param {any} plain the plain server's median run
+ */
+async function profileCalls(apps, o, plain) {
+  try {
+    execFileSync('perf', ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.log(chalk.yellow('  --profile: perf is not installed'));
+    return null;
+  }
+  const rows = [
+    ['in', /onCall .*script-logic/, 'ScriptLogic.onCall, both halves of its await: toIsolate(args), the event and its promise, fromIsolate(result)'],
+    ['in', /#pump .*runtime/, '  ScriptRuntime #pump: structured clone of the event batch, starting the async apply'],
+    ['in', /Phase3Success::Run/, 'completion of a dispatch: result ops copied in, #processOps, the calls\' continuations (encode, queue _result)'],
+    ['in', /ExternalCopy::CopyIntoCheckHeap|ExternalCopySerialized::CopyInto/, '  copying the result ops into Node (structured clone)'],
+    ['in', /MicrotaskQueue::PerformCheckpoint/, '  the calls\' continuations (promise jobs run at the end of the completion)'],
+    ['in', /^futex_wake$/, 'futex_wake: waking the isolate thread'],
+    ['self', /Serializer|Deserializer/, 'self: V8 ValueSerializer / ValueDeserializer (every structured clone)'],
+    ['self', /Scaveng|MarkCompact|Heap::|Sweeper|Marking/, 'self: garbage collection on the event loop thread'],
+    ['self', /dist\/script\/marshal/, 'self: ssas marshal.js'],
+  ];
+  const file = path.join(os.tmpdir(), `ssas-bench-bridge-${process.pid}.data`);
+  process.stderr.write(chalk.dim('  profiling the sandbox server with perf ...\n'));
+  const r = await callRun('script', apps, o, { perf: file });
+  // Every sample's stack of the event loop thread (leaf first), from perf script.
+  /** @type {string[][]} */
+  const stacks = [];
+  try {
+    const text = execFileSync('perf', ['script', '-i', file, '--tid', String(r.pid), '-F', 'ip,sym'], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1024 * 1024 * 1024 }).toString();
+    /** @type {string[]} */
+    let cur = [];
+    for (const line of text.split('\n')) {
+      const l = line.trim();
+      if (!l) {
+        if (cur.length) stacks.push(cur);
+        cur = [];
+        continue;
+      }
+      const sp = l.indexOf(' ');
+      cur.push(sp > 0 ? l.slice(sp + 1) : l);
+    }
+    if (cur.length) stacks.push(cur);
+  } catch (e) {
+    console.log(chalk.yellow(`  perf script failed: ${(/** @type {Error} */ (e)).message}`));
+    return null;
+  }
+  const total = stacks.length || 1;
+  const perCall = (/** @type {number} */ pctOfCore) => (pctOfCore * 1e4) / r.callsPerSec;
+  /** @type {[string, number][]} */
+  const out = [
+    ['sandbox server, event loop thread, all of it', r.mainUsPerCall],
+    ['plain server, event loop thread, all of it (what a call costs without a sandbox)', plain.mainUsPerCall],
+  ];
+  for (const [how, re, label] of rows) {
+    const rx = /** @type {RegExp} */ (re);
+    const n = stacks.filter((st) => (how === 'self' ? rx.test(st[0]) : st.some((f) => rx.test(f)))).length;
+    out.push([/** @type {string} */ (label), (n / total) * r.mainUsPerCall]);
+  }
+  out.push(['busiest other thread (the isolate\'s: batch copied in, dispatch and echo, ops copied out)', perCall(r.busiestOtherThreadPct)]);
+  out.push(["all other threads (V8's GC helpers; isolated-vm may run the isolate on more than one)", perCall(r.restThreadsPct)]);
+  console.log(chalk.bold(`\nWhere the sandbox's time goes (perf, one more run: ${Math.round(r.callsPerSec)} calls/s, ${c.fmt(r.batch, 1)} events per dispatch)`));
+  c.printTable(['sandbox server, µs of CPU per call', 'µs'], out.map(([l, v]) => [l, c.fmt(v, 2)]), { right: [1] });
+  console.log(chalk.dim(`  full report: perf report -i ${file} --tid ${r.pid} --no-children`));
+  return { callsPerSec: r.callsPerSec, rows: Object.fromEntries(out) };
 }
 
 // ----- (b) instance start -----------------------------------------------------------------------------------

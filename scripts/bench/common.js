@@ -123,14 +123,29 @@ function ensureVodClip() {
 // ----- processes --------------------------------------------------------------------------------------------
 
 /**
- * utime and stime of a process (all its threads), in seconds.
- * @param {number} pid
+ * utime and stime of a process (all its threads), or of one of its threads, in seconds.
+ * @param {number} pid @param {number} [tid] a thread (the main thread's id is the pid)
  */
-function readCpu(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+function readCpu(pid, tid) {
+  const stat = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields 14 and 15 of stat(5), counted from the state field (3) here.
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+/** utime+stime in seconds of every thread of a process, by thread id. @param {number} pid */
+function readThreadsCpu(pid) {
+  /** @type {Record<string, number>} */
+  const out = {};
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const c = readCpu(pid, Number(t));
+      out[t] = c.user + c.sys;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 /** Resident set size in MiB (and the peak), from /proc/<pid>/status. @param {number} pid */
@@ -527,15 +542,15 @@ class RtmpWorker {
 /**
  * ssas in server-host.js (the CLI's createServer, or with `mode` 'plain' a Server whose logic answers `echo`
  * in TypeScript), forked with IPC so that it can report isolate heaps and load times.
- * @param {'script'|'plain'} mode @param {string} apps
+ * @param {'script'|'plain'} mode @param {string} apps @param {{nodeArgs?: string[]}} [opts]
  */
-async function startHost(mode, apps) {
+async function startHost(mode, apps, opts = {}) {
   const root = process.env.BENCH_SSAS_ROOT ? path.resolve(process.env.BENCH_SSAS_ROOT) : ROOT;
   const dir = tempDir(`host-${mode}`);
   const log = fs.openSync(path.join(dir, 'host.log'), 'a');
   const child = track(
     require('node:child_process').fork(path.join(__dirname, 'server-host.js'), ['--mode', mode, '--apps', apps, '--root', root], {
-      execArgv: ['--no-node-snapshot', '--expose-gc'],
+      execArgv: ['--no-node-snapshot', '--expose-gc', ...(opts.nodeArgs ?? [])],
       stdio: ['ignore', log, log, 'ipc'],
       cwd: dir,
     }),
@@ -682,6 +697,7 @@ module.exports = {
   ensureClip,
   ensureVodClip,
   readCpu,
+  readThreadsCpu,
   readRss,
   freePort,
   waitForPort,

@@ -33,12 +33,12 @@ options (environment variable in brackets):
   --budget SEC         throughput: no new step after SEC per server (default 60) [BENCH_BUDGET]
   --decode-sec SEC     time per decode measurement [BENCH_DECODE_SEC]
   --repeat R           fan-out, bridge calls: R runs per server and N, round robin; the median is shown [BENCH_REPEAT]
-  --profile            after fan-out, profile ssas at the largest N with perf
+  --profile            after fan-out, profile ssas at the largest N with perf; bridge: profile a sandbox run
   --ssas-root DIR      measure the ssas checkout in DIR (built) instead of this one [BENCH_SSAS_ROOT]
   --json FILE          also write the JSON figures to FILE
   bridge:       --parts calls,start,memory,isolation   --connections N (per worker, default 10)
                 --outstanding K (calls in flight per connection, default 8)   --instances N (default 30)
-  vod:          --vod-steps 100,200,400,600,800
+  vod:          --vod-steps 200,400,800,1200
   record:       --publishers N (default 50)   --record-sec SEC (seconds of the clip, default 20)
   republish:    --remotes 0,1,3,5   --streams N (media streams besides the probe, default 20)
   sharedobject: --so-clients N (default 200)   --so-sec SEC (default 20)
@@ -153,11 +153,12 @@ async function main() {
         baselineSec: quick ? 2 : 5,
         servers,
         parts: (typeof opts.parts === 'string' ? opts.parts : 'calls,start,memory,isolation').split(',').map((x) => x.trim()),
+        profile: opts.profile === true,
       });
     } else if (name === 'vod') {
       out.vod = await vod({
         servers,
-        steps: list(opts['vod-steps'], undefined, quick ? [20, 50] : [100, 200, 400, 600, 800]),
+        steps: list(opts['vod-steps'], undefined, quick ? [20, 50] : [200, 400, 800, 1200]),
         warmupSec: warm(quick ? 2 : 3),
         measureSec: meas(quick ? 3 : 8),
         workers: workers2,
