@@ -6,8 +6,9 @@
  *
  * Protocol (see src/script/protocol.ts for the host side):
  *  - The host calls dispatch(events) asynchronously; each event is handled in order, user code errors are
- *    caught per event, and the function returns the list of "ops" the script produced (client calls, traces,
- *    accept/reject decisions, event results). Ops that need no answer never cross the bridge on their own.
+ *    caught per event, and at the end the "ops" the script produced (client calls, traces, accept/reject
+ *    decisions, event results) go to the host in one fire-and-forget call. Ops that need no answer never
+ *    cross the bridge on their own.
  *  - Script calls that need an answer at once (Stream.length, File reads, ping...) go through hostCall, which
  *    first hands over the ops queued so far, so the host sees everything in program order.
  *  - progress[0] is incremented at the start of every event: the host's watchdog uses it to tell a busy
@@ -20,10 +21,11 @@ var TAG = '\u0001';
 /**
  * @param {any} hostSync  ivm Reference to the host's synchronous call handler
  * @param {any} hostAsync ivm Reference to the host's asynchronous call handler (used with applySyncPromise)
+ * @param {any} hostOps  ivm Reference that takes the ops of a finished dispatch (fire and forget)
  * @param {Int32Array} progress shared with the host watchdog
  * @param {any} boot       copied boot information (application name, server version, config...)
  */
-function ssasCore(hostSync, hostAsync, progress, boot) {
+function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
   /** @type {any[]} */
   var ops = [];
   var global = globalThis;
@@ -60,10 +62,16 @@ function ssasCore(hostSync, hostAsync, progress, boot) {
       ops.push(op);
     },
 
-    takeOps: function () {
+    /**
+     * Hands the queued ops to the host without waiting for it (the end of a dispatch). isolated-vm delivers
+     * this and later host calls in order, so the host always sees the script's effects in program order.
+     */
+    flushOps: function () {
+      // Called once at the end of every dispatch, even with nothing to hand over: it also tells the host
+      // that the dispatch finished.
       var out = ops;
       ops = [];
-      return out;
+      hostOps.applyIgnored(undefined, [out], { arguments: { copy: true } });
     },
 
     /** Synchronous request to the host; the queued ops go first so the host sees program order. */

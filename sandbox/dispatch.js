@@ -19,6 +19,6 @@ function ssasDispatcher(S) {
       }
       if (ev.seq !== undefined) S.emit({ op: 'done', seq: ev.seq, value: value });
     }
-    return S.takeOps();
+    S.flushOps();
   };
 }

@@ -44,10 +44,10 @@ function build() {
     const { DefaultLogic } = dist('server/app-logic.js');
     // The same round trip answered in TypeScript: what the session does around a call, minus the sandbox.
     class EchoLogic extends DefaultLogic {
-      /** @param {unknown} _session @param {string} name @param {unknown[]} args */
-      async onCall(_session, name, args) {
-        if (name === 'echo') return { kind: 'result', value: args.length > 0 ? args[0] : null };
-        return { kind: 'notFound' };
+      /** @param {unknown} _session @param {string} name @param {unknown[]} args @param {(o: unknown) => void} respond */
+      onCall(_session, name, args, respond) {
+        if (name === 'echo') respond({ kind: 'result', value: args.length > 0 ? args[0] : null });
+        else respond({ kind: 'notFound' });
       }
     }
     return new Server({ appsDir: apps, port: 0, logicFactory: () => new EchoLogic(), defaultIdleTimeoutSec: 600 });

@@ -25,8 +25,37 @@ export const TAG = '\u0001';
 
 type Tagged = Record<string, unknown>;
 
+/**
+ * True when a value must be rewritten before isolated-vm can copy it (class names, ECMA arrays, XML, vectors,
+ * dictionaries, arrays with named keys, functions). Most call arguments are plain data: they are passed
+ * as they are and copied once, by the structured clone.
+ */
+function needsTagging(value: unknown): boolean {
+  const seen = new Set<object>();
+  const check = (v: unknown, depth: number): boolean => {
+    if (v === null || typeof v !== 'object') return typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint';
+    if (depth > 512) return true;
+    if (seen.has(v)) return false;
+    seen.add(v);
+    if (v instanceof Date || v instanceof Uint8Array) return false;
+    if (v instanceof AmfXmlDocument || v instanceof AmfXml || v instanceof AmfVector || v instanceof AmfDictionary) return true;
+    if (Array.isArray(v)) {
+      if (Object.keys(v).length !== v.length) return true;
+      for (let i = 0; i < v.length; i++) if (check(v[i], depth + 1)) return true;
+      return false;
+    }
+    if (getClassName(v) !== undefined || isEcmaArray(v)) return true;
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return true;
+    for (const k in v) if (check((v as Record<string, unknown>)[k], depth + 1)) return true;
+    return false;
+  };
+  return check(value, 0);
+}
+
 /** AMF value -> copyable tagged form for the isolate. */
 export function toIsolate(value: AmfValue): unknown {
+  if (value === null || typeof value !== 'object' || !needsTagging(value)) return value;
   const seen = new Map<object, unknown>();
   const conv = (v: unknown, depth: number): unknown => {
     if (v === null || typeof v !== 'object') return typeof v === 'function' || typeof v === 'symbol' ? undefined : v;
@@ -79,7 +108,10 @@ export function toIsolate(value: AmfValue): unknown {
   return conv(value, 0);
 }
 
-/** Copyable tagged form from the isolate -> AMF value. Unknown shapes become plain data. */
+/**
+ * Copyable tagged form from the isolate -> AMF value. The input is always a fresh copy made by isolated-vm,
+ * so plain objects and arrays are converted in place; only tagged nodes are replaced.
+ */
 export function fromIsolate(value: unknown): AmfValue {
   const seen = new Map<object, AmfValue>();
   const conv = (v: unknown, depth: number): AmfValue => {
@@ -93,17 +125,19 @@ export function fromIsolate(value: unknown): AmfValue {
     // Copies from the isolate are created in Node's main realm, which is not always ours (jest runs tests
     // in a vm context), so built-in types are recognised by their tag, not by instanceof.
     const kind = Object.prototype.toString.call(v);
-    if (kind === '[object Date]') return new Date((v as Date).getTime());
+    if (kind === '[object Date]') return v instanceof Date ? v : new Date((v as Date).getTime());
     if (kind === '[object Uint8Array]') {
       const u = v as Uint8Array;
       return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     }
     if (kind === '[object ArrayBuffer]') return Buffer.from(v as ArrayBuffer);
     if (Array.isArray(v)) {
-      const out: AmfValue[] = [];
-      seen.set(v, out);
-      for (let i = 0; i < v.length; i++) out[i] = conv(v[i], depth + 1);
-      return out;
+      seen.set(v, v as AmfValue[]);
+      for (let i = 0; i < v.length; i++) {
+        const c = conv(v[i], depth + 1);
+        if (c !== v[i]) v[i] = c;
+      }
+      return v as AmfValue[];
     }
     const o = v as Tagged;
     const tag = o[TAG];
@@ -151,10 +185,16 @@ export function fromIsolate(value: unknown): AmfValue {
         }
       }
     }
-    const out: Record<string, AmfValue> = {};
-    seen.set(v, out);
-    fill(out, o, depth);
-    return out;
+    seen.set(v, o as AmfValue);
+    for (const k of Object.keys(o)) {
+      if (k === TAG) {
+        delete o[k];
+        continue;
+      }
+      const c = conv(o[k], depth + 1);
+      if (c !== o[k]) o[k] = c;
+    }
+    return o as AmfValue;
   };
   const fill = (target: Record<string, AmfValue>, src: unknown, depth: number): void => {
     if (src === null || typeof src !== 'object') return;

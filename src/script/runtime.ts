@@ -60,12 +60,10 @@ export interface RuntimeOptions {
 export type ScriptEvent = { e: string; [key: string]: unknown };
 
 const MAX_BATCH = 256;
+const MAX_INFLIGHT = 2;
 const WATCHDOG_MS = 100;
 
-interface Waiter {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-}
+type Waiter = (err: Error | null, value?: unknown) => void;
 
 export class ScriptRuntime {
   readonly name: string;
@@ -78,13 +76,15 @@ export class ScriptRuntime {
   #queuedKeys = new Set<string>();
   #waiters = new Map<number, Waiter>();
   #nextSeq = 1;
-  #inflight = false;
+  #inflight = 0;
   #dead: ScriptError | null = null;
   #progress: Int32Array;
   #timeoutNs: bigint;
   #watchdog: NodeJS.Timeout | null = null;
   #lastProgress = -1;
   #progressCpu = 0n;
+  #progressWall = 0;
+  readonly #inspector: boolean;
   #refs: ivm.Reference<unknown>[] = [];
   #memoryTimer: NodeJS.Timeout | null = null;
   #lowMemoryWarned = false;
@@ -99,6 +99,7 @@ export class ScriptRuntime {
     this.#host = opts.host;
     this.#progress = progress;
     this.#timeoutNs = BigInt(Math.round(opts.timeoutSec * 1e9));
+    this.#inspector = opts.inspector === true;
     this.#refs = refs;
     this.log = getLogger(`script:${opts.name}`);
     // FMS warned scripts before their runtime ran out (Application.Resource.LowMemory, ssas-api.md 9.2).
@@ -143,16 +144,17 @@ export class ScriptRuntime {
       const progress = new Int32Array(sab);
       const hostSync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCall(ops, req));
       const hostAsync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCallAsync(ops, req));
+      const hostOps = new ivm.Reference((ops: unknown) => rt!.#onOps(ops));
       const script = await isolate.compileScript(sandboxSource(), { filename: 'ssas-sandbox.js' });
       const factory = (await script.run(context, { reference: true })) as ivm.Reference<(...a: unknown[]) => unknown>;
       script.release();
       const dispatch = (await factory.apply(
         undefined,
-        [hostSync, hostAsync, new ivm.ExternalCopy(sab).copyInto({ release: true }), new ivm.ExternalCopy(opts.boot).copyInto({ release: true })],
+        [hostSync, hostAsync, hostOps, new ivm.ExternalCopy(sab).copyInto({ release: true }), new ivm.ExternalCopy(opts.boot).copyInto({ release: true })],
         { result: { reference: true } },
       )) as unknown as ivm.Reference<(events: unknown[]) => unknown>;
       factory.release();
-      rt = new ScriptRuntime(opts, isolate, context, dispatch, progress, [hostSync as ivm.Reference<unknown>, hostAsync as ivm.Reference<unknown>]);
+      rt = new ScriptRuntime(opts, isolate, context, dispatch, progress, [hostSync, hostAsync, hostOps] as ivm.Reference<unknown>[]);
       return rt;
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -166,13 +168,23 @@ export class ScriptRuntime {
 
   /** Queues an event; resolves with the handler's result. */
   call(event: ScriptEvent): Promise<unknown> {
-    if (this.#dead) return Promise.reject(this.#dead);
+    return new Promise((resolve, reject) => this.callback(event, (err, value) => (err ? reject(err) : resolve(value))));
+  }
+
+  /**
+   * Queues an event; `done` gets its handler's result (or the error that killed the isolate). The hot path
+   * (client calls): no promise per event.
+   */
+  callback(event: ScriptEvent, done: (err: Error | null, value?: unknown) => void): void {
+    if (this.#dead) {
+      done(this.#dead);
+      return;
+    }
     const seq = this.#nextSeq++;
-    return new Promise((resolve, reject) => {
-      this.#waiters.set(seq, { resolve, reject });
-      this.#queue.push({ ...event, seq });
-      this.#pump();
-    });
+    event.seq = seq;
+    this.#waiters.set(seq, done);
+    this.#queue.push(event);
+    this.#pump();
   }
 
   /** Queues an event whose result nobody waits for. */
@@ -195,38 +207,46 @@ export class ScriptRuntime {
 
   /** True while a dispatch is running or events wait. */
   get busy(): boolean {
-    return this.#inflight || this.#queue.length > 0;
+    return this.#inflight > 0 || this.#queue.length > 0;
   }
 
   #pump(): void {
-    if (this.#inflight || this.#dead || this.#queue.length === 0) return;
-    const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
-    this.#queue = this.#queue.length <= MAX_BATCH ? [] : this.#queue.slice(MAX_BATCH);
-    if (this.#queuedKeys.size > 0) for (const ev of batch) if (typeof ev.__key === 'string') this.#queuedKeys.delete(ev.__key);
-    this.#inflight = true;
-    this.counters.batches++;
-    this.counters.events += batch.length;
-    this.#startWatchdog();
-    const opts: ivm.ReferenceApplyOptions = { arguments: { copy: true }, result: { copy: true } };
-    // Backstop beside the watchdog: the whole batch may not take longer than every event at its limit.
-    if (this.#timeoutNs > 0n) (opts as { timeout?: number }).timeout = Number(this.#timeoutNs / 1000000n) * batch.length + 1000;
-    (this.#dispatch.apply as (r: undefined, a: unknown[], o: ivm.ReferenceApplyOptions) => Promise<unknown>).call(this.#dispatch, undefined, [batch], opts).then(
-      (ops) => {
-        this.#inflight = false;
-        this.#stopWatchdog();
-        try {
-          this.#processOps(ops);
-        } catch (err) {
-          this.log.error(`processing script ops failed: ${(err as Error).stack ?? err}`);
-        }
-        this.#pump();
-      },
-      (err: Error) => {
-        this.#inflight = false;
-        this.#stopWatchdog();
-        this.#die(this.#classify(err));
-      },
-    );
+    // Two dispatches in flight: the isolate runs one while the event loop prepares the next and carries out
+    // the ops of the previous one. The isolate runs them in order; ops and host requests reach the event loop
+    // in the order the script made them (isolated-vm delivers both through one queue), so pipelining
+    // changes no outcome.
+    while (this.#inflight < MAX_INFLIGHT && !this.#dead && this.#queue.length > 0) {
+      const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
+      this.#queue = this.#queue.length <= MAX_BATCH ? [] : this.#queue.slice(MAX_BATCH);
+      if (this.#queuedKeys.size > 0) for (const ev of batch) if (typeof ev.__key === 'string') this.#queuedKeys.delete(ev.__key);
+      this.#inflight++;
+      this.counters.batches++;
+      this.counters.events += batch.length;
+      this.#startWatchdog();
+      (this.#dispatch.apply as (r: undefined, a: unknown[], o: ivm.ReferenceApplyOptions) => Promise<unknown>)
+        .call(this.#dispatch, undefined, [batch], { arguments: { copy: true } })
+        .then(
+          // The dispatch's end is signalled by its ops call (#onOps), one thread hop earlier than this.
+          () => undefined,
+          (err: Error) => {
+            this.#inflight--;
+            if (this.#inflight === 0) this.#stopWatchdog();
+            this.#die(this.#classify(err));
+          },
+        );
+    }
+  }
+
+  /** Ops of a finished dispatch (the sandbox hands them over with a fire-and-forget call). */
+  #onOps(ops: unknown): void {
+    this.#inflight--;
+    if (this.#inflight === 0) this.#stopWatchdog();
+    try {
+      this.#processOps(ops);
+    } catch (err) {
+      this.log.error(`processing script ops failed: ${(err as Error).stack ?? err}`);
+    }
+    this.#pump();
   }
 
   #classify(err: Error): ScriptError {
@@ -257,13 +277,22 @@ export class ScriptRuntime {
     if (this.#dead || this.isolate.isDisposed) return;
     const p = Atomics.load(this.#progress, 0);
     const cpu = this.isolate.cpuTime;
+    const now = Date.now();
     if (p !== this.#lastProgress) {
       this.#lastProgress = p;
       this.#progressCpu = cpu;
+      this.#progressWall = now;
       return;
     }
     if (cpu - this.#progressCpu > this.#timeoutNs) {
       this.#die(new ScriptError('ERR_SCRIPT_TIMEOUT', `script of ${this.name} ran longer than its time limit (${Number(this.#timeoutNs) / 1e9} s of CPU in one event)`));
+      return;
+    }
+    // A script can also block without using CPU (Atomics.wait on a buffer of its own): a wall-clock
+    // backstop, far above the CPU limit. Not while a debugger may hold it at a breakpoint.
+    const wallLimitMs = Math.max(30_000, (Number(this.#timeoutNs) / 1e6) * 3);
+    if (!this.#inspector && now - this.#progressWall > wallLimitMs) {
+      this.#die(new ScriptError('ERR_SCRIPT_TIMEOUT', `script of ${this.name} has been blocked for ${Math.round(wallLimitMs / 1000)} s in one event`));
     }
   }
 
@@ -277,7 +306,7 @@ export class ScriptRuntime {
           this.#waiters.delete(op.seq as number);
           // Results are handed over after the ops that preceded them, preserving program order.
           if (rest.length > 0) this.#host.processOps(rest.splice(0));
-          w.resolve(op.value);
+          w(null, op.value);
         }
         continue;
       }
@@ -314,7 +343,7 @@ export class ScriptRuntime {
     this.#stopWatchdog();
     this.log.error(`${err.message} [${err.code}]`);
     this.#release();
-    for (const w of this.#waiters.values()) w.reject(err);
+    for (const w of this.#waiters.values()) w(err);
     this.#waiters.clear();
     this.#queue = [];
     try {
@@ -343,7 +372,7 @@ export class ScriptRuntime {
     this.#dead = new ScriptError('ERR_SCRIPT_DISPOSED', `script of ${this.name} was unloaded`);
     this.#stopWatchdog();
     this.#release();
-    for (const w of this.#waiters.values()) w.reject(this.#dead);
+    for (const w of this.#waiters.values()) w(this.#dead);
     this.#waiters.clear();
     this.#queue = [];
   }

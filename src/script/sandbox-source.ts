@@ -25,10 +25,10 @@ export function sandboxSource(): string {
     return `// ---- sandbox/${f}\n${text.replace(/^\/\/ @ts-check\s*$/m, '')}`;
   });
   cached = [
-    '(function ssasSandbox(hostSync, hostAsync, progress, boot) {',
+    '(function ssasSandbox(hostSync, hostAsync, hostOps, progress, boot) {',
     "'use strict';",
     ...parts,
-    'var S = ssasCore(hostSync, hostAsync, progress, boot);',
+    'var S = ssasCore(hostSync, hostAsync, hostOps, progress, boot);',
     ...MODULES.map((m) => `${m}(S);`),
     'return ssasDispatcher(S);',
     '})',

@@ -175,20 +175,30 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
     this.runtime?.post({ e: 'disconnect', cid: id });
   }
 
-  async onCall(session: ClientSession, name: string, args: AmfValue[]): Promise<CallOutcome> {
+  onCall(session: ClientSession, name: string, args: AmfValue[], respond: (outcome: CallOutcome) => void): void {
     const rt = this.runtime;
-    if (!rt) return { kind: 'error', info: Status.callFailed('Application is not running.') };
+    if (!rt) {
+      respond({ kind: 'error', info: Status.callFailed('Application is not running.') });
+      return;
+    }
     for (const ext of this.extensions) {
       const routed = ext.clientCall?.(this, session, name, args);
-      if (routed) return routed;
+      if (routed) {
+        routed.then(respond, (err) => respond({ kind: 'error', info: Status.callFailed(String((err as Error)?.message ?? err)) }));
+        return;
+      }
     }
-    const r = (await rt.call({ e: 'call', cid: session.client!.id, name, args: toIsolate(args) })) as
-      | { notFound?: boolean; value?: unknown; error?: Record<string, AmfValue>; internalError?: string }
-      | undefined;
-    if (!r || r.notFound) return { kind: 'notFound' };
-    if (r.error) return { kind: 'error', info: { level: 'error', code: 'NetConnection.Call.Failed', ...(r.error as object) } };
-    if (r.internalError) return { kind: 'error', info: Status.callFailed('Internal error.') };
-    return { kind: 'result', value: fromIsolate(r.value) };
+    rt.callback({ e: 'call', cid: session.client!.id, name, args: toIsolate(args) }, (err, value) => {
+      if (err) {
+        respond({ kind: 'error', info: Status.callFailed(err.message) });
+        return;
+      }
+      const r = value as { notFound?: boolean; value?: unknown; error?: Record<string, AmfValue>; internalError?: string } | undefined;
+      if (!r || r.notFound) respond({ kind: 'notFound' });
+      else if (r.error) respond({ kind: 'error', info: { level: 'error', code: 'NetConnection.Call.Failed', ...(r.error as object) } });
+      else if (r.internalError) respond({ kind: 'error', info: Status.callFailed('Internal error.') });
+      else respond({ kind: 'result', value: fromIsolate(r.value) });
+    });
   }
 
   onPublish(session: ClientSession, stream: LiveStream): void {

@@ -22,8 +22,8 @@ export interface AppLogic {
   /** A client connects: decide later with session.accept()/reject()/redirect(), or leave it pending. */
   onConnect(session: ClientSession, args: AmfValue[]): void;
   onDisconnect(session: ClientSession): void;
-  /** A client called a method (nc.call). */
-  onCall(session: ClientSession, name: string, args: AmfValue[]): Promise<CallOutcome>;
+  /** A client called a method (nc.call); `respond` gets the outcome, exactly once. */
+  onCall(session: ClientSession, name: string, args: AmfValue[], respond: (outcome: CallOutcome) => void): void;
   onPublish(session: ClientSession, stream: LiveStream): void;
   onUnpublish(session: ClientSession, stream: LiveStream): void;
   /** The instance is about to unload; resolving false keeps it loaded (only honoured for Application.GC). */
@@ -38,8 +38,8 @@ export class DefaultLogic implements AppLogic {
     session.accept();
   }
   onDisconnect(): void {}
-  async onCall(): Promise<CallOutcome> {
-    return { kind: 'notFound' };
+  onCall(_session: ClientSession, _name: string, _args: AmfValue[], respond: (outcome: CallOutcome) => void): void {
+    respond({ kind: 'notFound' });
   }
   onPublish(): void {}
   onUnpublish(): void {}

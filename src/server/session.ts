@@ -236,7 +236,7 @@ export class ClientSession {
           this.#answerError(cmd.transactionId, Status.callFailed(`Method not found (${cmd.name}).`));
           return;
         }
-        void this.#onCall(cmd);
+        this.#onCall(cmd);
     }
   }
 
@@ -245,15 +245,18 @@ export class ClientSession {
     return this.#nextStreamId++;
   }
 
-  async #onCall(cmd: Command): Promise<void> {
+  #onCall(cmd: Command): void {
     const instance = this.instance!;
-    let outcome: CallOutcome;
     try {
-      outcome = await instance.logic.onCall(this, cmd.name, cmd.args);
+      instance.logic.onCall(this, cmd.name, cmd.args, (outcome) => void this.#finishCall(cmd, outcome));
     } catch (err) {
-      outcome = { kind: 'error' as const, info: Status.callFailed((err as Error).message) };
+      void this.#finishCall(cmd, { kind: 'error', info: Status.callFailed((err as Error).message) });
     }
+  }
+
+  async #finishCall(cmd: Command, outcome: CallOutcome): Promise<void> {
     if (this.state !== 'connected') return;
+    const instance = this.instance!;
     if (outcome.kind === 'notFound' && ENCODER_CALLS.has(cmd.name) && this.ctx.config.autoAnswerEncoderCalls) {
       outcome = await this.#answerEncoderCall(cmd);
     } else if (outcome.kind === 'notFound' && cmd.name === 'checkBandwidth') {
