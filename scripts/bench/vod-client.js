@@ -15,8 +15,9 @@
  *
  * Parent protocol (IPC):
  *   in:  {cmd:'add', url, stream, players, concurrency, bufferMs, durationMs, lagLimitMs}
- *        {cmd:'snap', id, reset?}  -> {type:'snap', id, players, playing, failed, closed, ended, behind,
+ *        {cmd:'snap', id, reset?}  -> {type:'snap', id, players, playing, waiting, failed, closed, ended, behind,
  *                                      maxLagMs, lagP50Ms, bytes, failures}   (reset: forget the worst lags)
+ *        behind: failed, closed, no media yet, or lagging more than lagLimitMs since the last reset
  *        {cmd:'stop'}              -> closes every player (the process stays for the next step)
  *        {cmd:'exit'}
  */
@@ -436,7 +437,9 @@ process.on('message', (/** @type {any} */ m) => {
       failed: players.filter((p) => p.failed).length,
       closed: players.filter((p) => p.closed).length,
       ended: players.filter((p) => p.ended).length,
-      behind: players.filter((p) => p.failed || p.closed || p.maxLag > lagLimit).length,
+      // A player with no media yet is behind too (it never started, or its server never got to it).
+      behind: players.filter((p) => p.failed || p.closed || p.media === 0 || p.maxLag > lagLimit).length,
+      waiting: players.filter((p) => !p.failed && !p.closed && p.media === 0).length,
       maxLagMs: lags.length ? lags[lags.length - 1] : 0,
       lagP50Ms: lags.length ? lags[Math.floor(lags.length / 2)] : 0,
       bytes: players.reduce((a, p) => a + p.bytes, 0),

@@ -63,6 +63,7 @@ class VodLoad {
     return {
       players: sum('players'),
       playing: sum('playing'),
+      waiting: sum('waiting'),
       failed: sum('failed'),
       closed: sum('closed'),
       ended: sum('ended'),
@@ -153,12 +154,14 @@ async function vod(o) {
         for (const n of o.steps) {
           process.stderr.write(chalk.dim(`  ${kind} with ${n} players ...`));
           load.add({ url, stream: 'mp4:clip.mp4', concurrency: 40, bufferMs: 3000, durationMs: clip.seconds * 1000, lagLimitMs: LAG_LIMIT_MS }, n);
-          const until = Date.now() + Math.max(20000, n * 50);
+          const joinStart = Date.now();
+          const until = joinStart + Math.max(20000, n * 50);
           let s = await load.snap();
           while (s.playing + s.failed < n && Date.now() < until) {
             await c.sleep(200);
             s = await load.snap();
           }
+          const joined = s.playing + s.failed >= n ? `joined in ${((Date.now() - joinStart) / 1000).toFixed(1)} s` : `${s.playing} of ${n} playing after ${((Date.now() - joinStart) / 1000).toFixed(0)} s`;
           await c.sleep(o.warmupSec * 1000);
           const a = await load.snap(true);
           const cpu0 = c.readCpu(server.pid);
@@ -179,6 +182,7 @@ async function vod(o) {
             label: server.label,
             players: n,
             playing: b.playing,
+            waiting: b.waiting,
             behind: b.behind + (n - b.players),
             failed: b.failed,
             ended: b.ended,
@@ -197,7 +201,11 @@ async function vod(o) {
             failures: b.failures,
           };
           steps.push(step);
-          process.stderr.write(chalk.dim(` ${c.fmt(cpu)} % CPU, ${step.behind} behind, worst lag ${Math.round(b.maxLagMs)} ms, ${c.fmt(step.outMbit, 0)} Mbit/s out\n`));
+          process.stderr.write(
+            chalk.dim(
+              ` (${joined}) ${c.fmt(cpu)} % CPU, ${b.playing} playing, ${b.waiting} without media, ${step.behind} behind, worst lag ${Math.round(b.maxLagMs)} ms, ${c.fmt(step.outMbit, 0)} Mbit/s out\n`,
+            ),
+          );
           load.stopPlayers();
           await c.sleep(1500);
           if (step.behind > 0) {
