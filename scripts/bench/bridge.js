@@ -239,11 +239,12 @@ async function profileCalls(apps, o, plain) {
     return null;
   }
   const rows = [
-    ['in', /onCall .*script-logic/, 'ScriptLogic.onCall, both halves of its await: toIsolate(args), the event and its promise, fromIsolate(result)'],
-    ['in', /#pump .*runtime/, '  ScriptRuntime #pump: structured clone of the event batch, starting the async apply'],
-    ['in', /Phase3Success::Run/, 'completion of a dispatch: result ops copied in, #processOps, the calls\' continuations (encode, queue _result)'],
-    ['in', /ExternalCopy::CopyIntoCheckHeap|ExternalCopySerialized::CopyInto/, '  copying the result ops into Node (structured clone)'],
-    ['in', /MicrotaskQueue::PerformCheckpoint/, '  the calls\' continuations (promise jobs run at the end of the completion)'],
+    ['in', /onCall .*script-logic/, 'ScriptLogic.onCall: toIsolate(args), queueing the event, #pump when a dispatch can start'],
+    ['in', /#pump .*runtime/, 'ScriptRuntime #pump (from onCall, or when ops arrive): the batch cloned, the async apply started'],
+    ['in', /ExternalCopySerialized::ExternalCopySerialized/, '  of which serializing the event batch (structured clone)'],
+    ['in', /Phase2RunnerIgnored::Run|Phase3Success::Run/, 'a finished dispatch\'s ops handed to Node: copied in, #processOps, each call answered'],
+    ['in', /ExternalCopy::CopyIntoCheckHeap|ExternalCopySerialized::CopyInto/, '  of which copying the ops into Node (structured clone)'],
+    ['in', /sendResult .*session/, '  of which session.sendResult: encoding and queueing _result (the plain server does it too)'],
     ['in', /^futex_wake$/, 'futex_wake: waking the isolate thread'],
     ['self', /Serializer|Deserializer/, 'self: V8 ValueSerializer / ValueDeserializer (every structured clone)'],
     ['self', /Scaveng|MarkCompact|Heap::|Sweeper|Marking/, 'self: garbage collection on the event loop thread'],
