@@ -31,12 +31,10 @@ type Tagged = Record<string, unknown>;
  * as they are and copied once, by the structured clone.
  */
 function needsTagging(value: unknown): boolean {
-  const seen = new Set<object>();
+  // No visited set (this runs for every call): a cycle, or nesting this deep, simply takes the full path.
   const check = (v: unknown, depth: number): boolean => {
     if (v === null || typeof v !== 'object') return typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint';
-    if (depth > 512) return true;
-    if (seen.has(v)) return false;
-    seen.add(v);
+    if (depth > 32) return true;
     if (v instanceof Date || v instanceof Uint8Array) return false;
     if (v instanceof AmfXmlDocument || v instanceof AmfXml || v instanceof AmfVector || v instanceof AmfDictionary) return true;
     if (Array.isArray(v)) {

@@ -1,7 +1,7 @@
 /**
  * One isolated-vm isolate per application instance, and the bridge into it.
  *
- * Design (measured in DESIGN-NOTES, re-measured by scripts/bench/script-bridge): events are dispatched with
+ * Design (measured in DESIGN-NOTES, re-measured by `npm run bench -- bridge`): events are dispatched with
  * an asynchronous `apply`, so a busy script never blocks the event loop (media and other instances keep
  * flowing), and every event that queued up while a dispatch ran goes into the next dispatch as one batch,
  * which recovers the throughput that one-call-per-event would lose. Script calls that need no answer come
