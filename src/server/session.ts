@@ -248,25 +248,32 @@ export class ClientSession {
   #onCall(cmd: Command): void {
     const instance = this.instance!;
     try {
-      instance.logic.onCall(this, cmd.name, cmd.args, (outcome) => void this.#finishCall(cmd, outcome));
+      instance.logic.onCall(this, cmd.name, cmd.args, (outcome) => this.#finishCall(cmd, outcome));
     } catch (err) {
-      void this.#finishCall(cmd, { kind: 'error', info: Status.callFailed((err as Error).message) });
+      this.#finishCall(cmd, { kind: 'error', info: Status.callFailed((err as Error).message) });
     }
   }
 
-  async #finishCall(cmd: Command, outcome: CallOutcome): Promise<void> {
+  #finishCall(cmd: Command, outcome: CallOutcome): void {
     if (this.state !== 'connected') return;
-    const instance = this.instance!;
     if (outcome.kind === 'notFound' && ENCODER_CALLS.has(cmd.name) && this.ctx.config.autoAnswerEncoderCalls) {
-      outcome = await this.#answerEncoderCall(cmd);
-    } else if (outcome.kind === 'notFound' && cmd.name === 'checkBandwidth') {
+      void this.#answerEncoderCall(cmd).then((o) => {
+        if (this.state === 'connected') this.#sendOutcome(cmd, o);
+      });
+      return;
+    }
+    if (outcome.kind === 'notFound' && cmd.name === 'checkBandwidth') {
       // FMS 3 native bandwidth detection, unless the application disabled it in Application.xml.
-      const cfg = instance.appConfig?.bandwidthDetection ?? defaultBandwidthDetection;
+      const cfg = this.instance?.appConfig?.bandwidthDetection ?? defaultBandwidthDetection;
       if (cfg.enabled) {
         void checkBandwidth(this, cfg);
         outcome = { kind: 'result', value: null };
       }
     }
+    this.#sendOutcome(cmd, outcome);
+  }
+
+  #sendOutcome(cmd: Command, outcome: CallOutcome): void {
     if (outcome.kind === 'result') {
       if (cmd.transactionId > 0) this.sendResult(cmd.transactionId, null, outcome.value);
     } else if (outcome.kind === 'error') {
