@@ -452,7 +452,7 @@ export class Mp4Reader implements MediaReader {
 
   private constructor(
     private readonly reader: SourceReader,
-    layout: Mp4Layout,
+    layout: Omit<Mp4Layout, 'moov'>,
     tracks: Mp4TrackInfo[],
     active: Track[],
     info: MediaInfo,
@@ -466,6 +466,15 @@ export class Mp4Reader implements MediaReader {
 
   static async open(source: RandomAccessSource, opts: Mp4ReaderOptions = {}): Promise<Mp4Reader> {
     return guarded(() => Mp4Reader.openImpl(source, opts));
+  }
+
+  /**
+   * Another reader of the same file (another source on it), sharing this one's parsed moov and sample tables:
+   * the many players of one file parse it once. Only the reading position is per reader.
+   */
+  fork(source: RandomAccessSource, opts: Mp4ReaderOptions = {}): Mp4Reader {
+    const active = this.active.map((t) => ({ ...t, next: 0, lastEntry: -1 }));
+    return new Mp4Reader(new SourceReader(source, opts.blockSize), this.layout, this.tracks, active, this.info);
   }
 
   private static async openImpl(source: RandomAccessSource, opts: Mp4ReaderOptions): Promise<Mp4Reader> {

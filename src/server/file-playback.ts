@@ -3,7 +3,8 @@
  * buffer), never faster than the target drains (a slow player pauses the reader instead of growing a
  * queue), and the file is read as it is played, never loaded whole.
  */
-import { FileSource, openMediaReader, type MediaFormat, type MediaInfo, type MediaReader } from '../media';
+import { FileSource, Mp4Reader, openMediaReader, type MediaFormat, type MediaInfo, type MediaReader } from '../media';
+import { promises as fsp } from 'node:fs';
 import type { MediaTag } from '../media/tag-info';
 import { decodeAmf0All } from '../amf';
 
@@ -26,6 +27,14 @@ export interface PlaybackOptions {
   /** Deliver every data message at once instead of at its timestamp (Stream.play reset 2/3). */
   dataAtOnce?: boolean;
 }
+
+/**
+ * Parsed MP4 files (moov and sample tables) shared by their players, keyed by path, size and modification
+ * time, the least recently used dropped first. Parsing a long file's moov costs milliseconds and megabytes;
+ * a hundred players of one file should pay it once.
+ */
+const mp4Parsed = new Map<string, Mp4Reader>();
+const MP4_CACHE_FILES = 32;
 
 const sleep = (ms: number): Promise<void> =>
   new Promise((r) => {
@@ -60,7 +69,20 @@ export class FilePlayback {
   static async open(file: string, format?: MediaFormat): Promise<FilePlayback> {
     const source = await FileSource.open(file);
     try {
+      const st = await fsp.stat(file);
+      const key = `${file}\0${st.size}\0${st.mtimeMs}`;
+      const parsed = mp4Parsed.get(key);
+      if (parsed) {
+        // Refresh its place in the LRU order.
+        mp4Parsed.delete(key);
+        mp4Parsed.set(key, parsed);
+        return new FilePlayback(file, source, parsed.fork(source));
+      }
       const reader = await openMediaReader(source, format);
+      if (reader instanceof Mp4Reader) {
+        mp4Parsed.set(key, reader);
+        if (mp4Parsed.size > MP4_CACHE_FILES) mp4Parsed.delete(mp4Parsed.keys().next().value!);
+      }
       return new FilePlayback(file, source, reader);
     } catch (err) {
       await source.close().catch(() => undefined);
