@@ -94,6 +94,15 @@ describe('bundled samples', () => {
     expect(videoStream(p)?.codec_name).toBe('h264');
     const c = await RtmpClient.connect(`${base}/vod`);
     expect(Math.abs(((await c.call('getStreamLength', 'sample')) as number) - 6)).toBeLessThan(0.2);
+    // id3: names deliver the MP3's ID3 tags as an onId3 data message.
+    const id3s = await c.createStream();
+    const tags: unknown[] = [];
+    id3s.onEvent = (ev) => {
+      if (ev.kind === 'data' && ev.name === 'onId3') tags.push(ev.args[0]);
+    };
+    await id3s.play('id3:sample', 0);
+    await until(() => tags.length > 0);
+    expect(tags[0]).toMatchObject({ songName: 'ssas tone', artist: 'ssas' });
     // The vod script makes every client read-only.
     const s = await c.createStream();
     await expect(s.publish('x')).rejects.toMatchObject({ info: { code: 'NetStream.Publish.Failed' } });
