@@ -226,6 +226,24 @@ describe('playback', () => {
     q.close();
   });
 
+  it('len 0 plays the first video frame only', async () => {
+    const c = await RtmpClient.connect(`${base}/recorder`);
+    const s = await c.createStream();
+    const video: Buffer[] = [];
+    const data: string[] = [];
+    s.onEvent = (ev) => {
+      if (ev.kind === 'media' && ev.msg.type === 9) video.push(ev.msg.payload);
+      if (ev.kind === 'data' && ev.name === 'onPlayStatus') data.push((ev.args[0] as { code: string }).code);
+    };
+    await s.play('clip', 1, 0);
+    await until(() => data.includes('NetStream.Play.Complete'));
+    // The AVC sequence header and one key frame picture.
+    const pictures = video.filter((p) => p[1] === 1);
+    expect(pictures).toHaveLength(1);
+    expect(pictures[0]![0]! >> 4).toBe(1);
+    c.close();
+  });
+
   it('a server-side playlist of three files plays back to back to a client', async () => {
     const c = await RtmpClient.connect(`${base}/recorder`);
     await c.call('playlist', 'channel', 'mp4:clip.mp4', 'clip', 'mp4:clip.mp4');
