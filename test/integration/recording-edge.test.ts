@@ -10,9 +10,9 @@ import type { Server } from '../../src/server/server';
 import { RtmpClient, type ClientStream } from '../../src/net/rtmp-client';
 import { FileSource, FlvReader, openMediaReader } from '../../src/media';
 import { decodeAmf0All } from '../../src/amf';
-import { killAllTracked, makeTempDir, makeTestClip, probeUrl, removeDir, runTracked, spawnTracked, videoStream, audioStream } from '../support';
+import { killAllTracked, makeTempDir, makeTestClip, probeUrl, removeDir, runTracked, videoStream, audioStream, startSsasServe, SSAS_BIN } from '../support';
 
-const bin = path.join(__dirname, '..', '..', 'scripts', 'ssas.js');
+const bin = SSAS_BIN;
 let clip: string;
 
 beforeAll(async () => {
@@ -46,9 +46,7 @@ describe('crash recovery', () => {
   it('an F4V recording cut by kill -9 is completed by `ssas repair` and ffprobe reads it', async () => {
     const apps = makeTempDir('repair');
     fs.mkdirSync(path.join(apps, 'rec'));
-    const proc = spawnTracked(process.execPath, [bin, 'serve', '--apps', apps, '--port', '0']);
-    await proc.waitForOutput(/ssas listening on rtmp:\/\/127\.0\.0\.1:\d+/, 20_000);
-    const url = /listening on (rtmp:\/\/\S+)/.exec(proc.stdout())![1]!;
+    const { proc, url } = await startSsasServe(['--apps', apps]);
     const c = await RtmpClient.connect(`${url}/rec`);
     const s = await c.createStream();
     await s.publish('mp4:crash.f4v', 'record');
@@ -79,9 +77,7 @@ describe('clean shutdown', () => {
   it('SIGTERM while a client records: the server finishes the file (moov written, no index left) before exiting', async () => {
     const apps = makeTempDir('term');
     fs.mkdirSync(path.join(apps, 'rec'));
-    const proc = spawnTracked(process.execPath, [bin, 'serve', '--apps', apps, '--port', '0']);
-    await proc.waitForOutput(/ssas listening on rtmp:\/\/127\.0\.0\.1:\d+/, 20_000);
-    const url = /listening on (rtmp:\/\/\S+)/.exec(proc.stdout())![1]!;
+    const { proc, url } = await startSsasServe(['--apps', apps]);
     const c = await RtmpClient.connect(`${url}/rec`);
     const s = await c.createStream();
     await s.publish('mp4:term.f4v', 'record');

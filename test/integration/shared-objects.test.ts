@@ -13,7 +13,7 @@ import { RemoteSharedObject } from '../../src/net/so-client';
 import { loadSharedObject } from '../../src/server/so-store';
 import { MessageType } from '../../src/rtmp/types';
 import { typedObject, getClassName } from '../../src/amf';
-import { killAllTracked, makeTempDir, removeDir, spawnTracked, until} from '../support';
+import { killAllTracked, makeTempDir, removeDir, until, startSsasServe } from '../support';
 
 const ROOM = String.raw`
 var syncLog = [], chatLog = [];
@@ -219,11 +219,8 @@ describe('persistence', () => {
   }, 30_000);
 
   it('kill -9 during a flush loop: the file always loads afterwards', async () => {
-    const bin = path.join(__dirname, '..', '..', 'scripts', 'ssas.js');
     for (let round = 0; round < 3; round++) {
-      const proc = spawnTracked(process.execPath, [bin, 'serve', '--apps', apps, '--port', '0']);
-      await proc.waitForOutput(/ssas listening on rtmp:\/\/127\.0\.0\.1:\d+/, 20_000);
-      const url = /listening on (rtmp:\/\/\S+)/.exec(proc.stdout())![1]!;
+      const { proc, url } = await startSsasServe(['--apps', apps]);
       const c = await RtmpClient.connect(`${url}/room/crash`);
       void c.call('flushLoop', 100000).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 150 + Math.random() * 400));

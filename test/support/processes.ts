@@ -332,3 +332,14 @@ export async function runTracked(
   clearTimeout(timer);
   return { ...info, stdout: proc.stdout(), stderr: proc.stderr(), timedOut, process: proc };
 }
+
+/** The built `ssas` command (npm test compiles dist/ before jest runs). */
+export const SSAS_BIN = require('path').join(__dirname, '..', '..', 'scripts', 'ssas.js') as string;
+
+/** Runs `ssas serve` in a child process on a free port; resolves once it listens, with its rtmp:// URL. */
+export async function startSsasServe(args: string[], opts: SpawnTrackedOptions = {}): Promise<{ proc: TrackedProcess; url: string }> {
+  const proc = spawnTracked(process.execPath, [SSAS_BIN, 'serve', '--port', '0', ...args], opts);
+  await proc.waitForOutput(/ssas listening on rtmp:\/\/\S+:\d+\n/, 20_000);
+  const url = /ssas listening on (rtmp:\/\/\S+)/.exec(proc.stdout())![1]!;
+  return { proc, url };
+}
