@@ -112,7 +112,41 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
   // --- values -------------------------------------------------------------------------------------------
 
   /** Converts a script value into a copyable tagged form the host turns back into AMF values. */
+  /**
+   * True when a value can be handed to the host as it is (the structured clone copies it): plain objects
+   * and arrays of primitives and Dates, no functions, no registered classes or host facades, and no
+   * inherited enumerable properties anywhere (for-in would serialise those; the clone would not).
+   */
+  function isPlainData(v, depth) {
+    if (v === null || typeof v !== 'object') return typeof v !== 'function' && typeof v !== 'symbol' && typeof v !== 'bigint';
+    if (depth > 16) return false;
+    if (v instanceof Date) return true;
+    var proto = Object.getPrototypeOf(v);
+    if (Array.isArray(v)) {
+      if (proto !== Array.prototype) return false;
+      var n = 0;
+      for (var k in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, k)) return false;
+        n++;
+      }
+      if (n !== v.length) return false;
+      for (var i = 0; i < v.length; i++) if (!isPlainData(v[i], depth + 1)) return false;
+      return true;
+    }
+    if (proto !== Object.prototype) return false;
+    for (var key in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, key) || key === TAG) return false;
+      if (!isPlainData(v[key], depth + 1)) return false;
+    }
+    return true;
+  }
+
   function toHost(value) {
+    if (value === null || typeof value !== 'object' || isPlainData(value, 0)) {
+      if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+      if (typeof value === 'bigint') return Number(value);
+      return value;
+    }
     var seen = new Map();
     function conv(v, depth) {
       if (v === null || typeof v !== 'object') {
@@ -176,24 +210,31 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
   }
 
   /** Converts a tagged host value into script values (registered classes get their prototype). */
+  /** Converts a tagged host value into script values in place (it is always a fresh copy from the host). */
   function fromHost(value) {
+    if (value === null || typeof value !== 'object') return value;
     var seen = new Map();
     function conv(v) {
       if (v === null || typeof v !== 'object') return v;
-      if (v instanceof Date || v instanceof Uint8Array) return wrapBytes(v);
+      if (v instanceof Uint8Array) return wrapBytes(v);
+      if (v instanceof Date) return v;
       if (seen.has(v)) return seen.get(v);
       if (Array.isArray(v)) {
-        var arr = new Array(v.length);
-        seen.set(v, arr);
-        for (var i = 0; i < v.length; i++) arr[i] = conv(v[i]);
-        return arr;
+        seen.set(v, v);
+        for (var i = 0; i < v.length; i++) {
+          var c = conv(v[i]);
+          if (c !== v[i]) v[i] = c;
+        }
+        return v;
       }
       var tag = v[TAG];
       if (tag !== undefined) return convTagged(v, tag);
-      var o = {};
-      seen.set(v, o);
-      for (var k in v) o[k] = conv(v[k]);
-      return o;
+      seen.set(v, v);
+      for (var k in v) {
+        var ck = conv(v[k]);
+        if (ck !== v[k]) v[k] = ck;
+      }
+      return v;
     }
     function convTagged(v, tag) {
       switch (tag) {
