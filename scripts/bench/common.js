@@ -224,8 +224,12 @@ function effectiveNofile() {
  * @property {() => Promise<void>} stop
  */
 
-/** @param {import('node:child_process').ChildProcess} child @param {number} ms */
-function stopChild(child, ms = 5000) {
+/**
+ * Asks a child to stop — SIGTERM, or an IPC message such as `{ cmd: 'exit' }` for our forked workers — and
+ * kills it if it is still there after `ms`.
+ * @param {import('node:child_process').ChildProcess} child @param {number} ms @param {object} [message]
+ */
+function stopChild(child, ms = 5000, message) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
     const t = setTimeout(() => child.kill('SIGKILL'), ms);
@@ -233,7 +237,8 @@ function stopChild(child, ms = 5000) {
       clearTimeout(t);
       resolve(undefined);
     });
-    child.kill('SIGTERM');
+    if (message) child.send(message);
+    else child.kill('SIGTERM');
   });
 }
 
@@ -527,15 +532,7 @@ class RtmpWorker {
   }
 
   async stop() {
-    if (this.proc.exitCode !== null) return;
-    await new Promise((resolve) => {
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
-      this.proc.once('exit', () => {
-        clearTimeout(t);
-        resolve(undefined);
-      });
-      this.proc.send({ cmd: 'exit' });
-    });
+    await stopChild(this.proc, 3000, { cmd: 'exit' });
   }
 }
 

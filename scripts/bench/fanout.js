@@ -118,20 +118,7 @@ class Load {
   }
 
   async stop() {
-    await Promise.all(
-      this.procs.map(
-        (p) =>
-          new Promise((resolve) => {
-            if (p.exitCode !== null) return resolve(undefined);
-            const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-            p.once('exit', () => {
-              clearTimeout(t);
-              resolve(undefined);
-            });
-            p.send({ cmd: 'stop' });
-          }),
-      ),
-    );
+    await Promise.all(this.procs.map((p) => c.stopChild(p, 3000, { cmd: 'stop' })));
   }
 }
 

@@ -80,20 +80,7 @@ class VodLoad {
   }
 
   async exit() {
-    await Promise.all(
-      this.procs.map(
-        (p) =>
-          new Promise((resolve) => {
-            if (p.exitCode !== null) return resolve(undefined);
-            const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-            p.once('exit', () => {
-              clearTimeout(t);
-              resolve(undefined);
-            });
-            p.send({ cmd: 'exit' });
-          }),
-      ),
-    );
+    await Promise.all(this.procs.map((p) => c.stopChild(p, 3000, { cmd: 'exit' })));
   }
 }
 
