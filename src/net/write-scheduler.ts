@@ -31,11 +31,6 @@ export function configureWriteScheduler(opts: Partial<WriteSchedulerOptions>): v
   Object.assign(options, opts);
 }
 
-/** The current smoothed load (connections per flush), for diagnostics. */
-export function writeSchedulerLoad(): number {
-  return load;
-}
-
 function flushAll(): void {
   scheduled = false;
   load = load * 0.9 + dirty.size * 0.1;

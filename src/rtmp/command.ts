@@ -6,7 +6,7 @@
  * (objectEncoding 3): FMS's "blended mode".
  */
 import { Amf0Reader, Amf0Writer, type AmfValue } from '../amf';
-import { RtmpError, isSsasError } from '../errors';
+import { RtmpError } from '../errors';
 import { ChunkStreamId, MessageType, type RtmpMessage } from './types';
 
 export interface Command {
@@ -90,8 +90,4 @@ export function info(level: InfoObject['level'], code: string, description?: str
   if (description !== undefined) o.description = description;
   if (extra) Object.assign(o, extra);
   return o;
-}
-
-export function isAmfError(err: unknown): boolean {
-  return isSsasError(err) && err.code.startsWith('ERR_AMF_');
 }
