@@ -167,13 +167,6 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
     this.sessions.delete(id);
   }
 
-  /** A session that ended before it was accepted: forget it in the sandbox too (no onDisconnect). */
-  forget(session: ClientSession): void {
-    const id = session.client?.id;
-    if (!id || !this.sessions.has(id)) return;
-    this.sessions.delete(id);
-    this.runtime?.post({ e: 'disconnect', cid: id });
-  }
 
   onCall(session: ClientSession, name: string, args: AmfValue[], respond: (outcome: CallOutcome) => void): void {
     const rt = this.runtime;

@@ -21,6 +21,7 @@ export interface AppLogic {
   load(): Promise<void>;
   /** A client connects: decide later with session.accept()/reject()/redirect(), or leave it pending. */
   onConnect(session: ClientSession, args: AmfValue[]): void;
+  /** A session that reached onConnect has gone, whether it was accepted, pending or rejected. */
   onDisconnect(session: ClientSession): void;
   /** A client called a method (nc.call); `respond` gets the outcome, exactly once. */
   onCall(session: ClientSession, name: string, args: AmfValue[], respond: (outcome: CallOutcome) => void): void;

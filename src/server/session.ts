@@ -594,7 +594,6 @@ export class ClientSession {
     this.#tornDown = true;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = null;
-    const wasConnected = this.state === 'connected';
     this.state = 'closed';
     for (const s of this.streams.values()) s.close(false);
     this.streams.clear();
@@ -602,7 +601,9 @@ export class ClientSession {
     this.#pendingCalls.clear();
     const instance = this.instance;
     if (instance && instance.sessions.has(this)) {
-      if (wasConnected && notifyApp && instance.running) {
+      // Every session the logic saw connecting, accepted or not, so it can forget it; the script's
+      // application.onDisconnect runs only for accepted clients (sandbox/application.js).
+      if (this.client && notifyApp && instance.running) {
         try {
           instance.logic.onDisconnect(this);
         } catch (err) {
@@ -676,10 +677,6 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
 
   get publishingKey(): string | null {
     return this.#publishing ? this.#publishing.name : null;
-  }
-
-  get livePublished(): LiveStream | null {
-    return this.#publishing;
   }
 
   setClientBufferLength(ms: number): void {

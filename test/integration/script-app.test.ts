@@ -103,6 +103,9 @@ describe('onConnect', () => {
     const last = (await admin.call('lastError')) as Record<string, unknown>;
     expect(last).toMatchObject({ code: 'Application.Script.Error', level: 'error', filename: 'main.asc', lineno: lineOf('onConnect failed on purpose') });
     expect(String(last.linebuf)).toContain('onConnect failed on purpose');
+    // Rejected and pending-then-rejected clients leave nothing behind in the script host: only admin is known.
+    const logic = server.instances.get('legacy/room')!.logic as unknown as { sessions: Map<string, unknown> };
+    await until(() => logic.sessions.size === 1);
     admin.close();
   });
 
