@@ -303,6 +303,31 @@ function ssasApplication(S) {
     return { value: S.toHost(r.value) };
   };
 
+  /**
+   * A client call whose arguments arrive as the AMF0 bytes the client sent (ev.o/ev.n in the dispatch's packed
+   * buffer): decoded here when sandbox/amf.js can, else by the host's codec; a plain-data result is encoded
+   * here and handed over as bytes (S.HANDLED), anything else goes back as a value like handlers.call's.
+   */
+  S.handlers.rcall = function (ev) {
+    var client = clients.get(ev.cid);
+    if (!client) return { notFound: true };
+    var m = findMethod(client, ev.name);
+    if (!m) return { notFound: true };
+    var start = ev.o - S.callBase;
+    var args = S.amf.decodeArgs(start, ev.n);
+    if (args === null) {
+      try {
+        args = S.hostCall({ t: 'decodeArgs', b: S.amf.argBytes(start, ev.n) });
+      } catch (err) {
+        return { badArgs: { code: String(err && err.code), message: String(err && err.message) } };
+      }
+    }
+    var r = S.safeCall(m.self, m.fn, args);
+    if (r.threw) return { error: { level: 'error', code: 'NetConnection.Call.Failed', description: r.info.description } };
+    if (S.amf.writeResult(ev.seq, r.value)) return S.HANDLED;
+    return { value: S.toHost(r.value) };
+  };
+
   S.handlers.response = function (ev) {
     var resp = responders.get(ev.rid);
     if (!resp) return;

@@ -59,6 +59,8 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
 
     /** Queues an op for the host (handed over with the dispatch result or before the next host call). */
     emit: function (op) {
+      // Encoded call results (sandbox/amf.js) go before any later op: the host sees program order.
+      if (S.amf.hasResults()) ops.push(S.amf.takeResults());
       ops.push(op);
     },
 
@@ -69,27 +71,27 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
     flushOps: function () {
       // Called once at the end of every dispatch, even with nothing to hand over: it also tells the host
       // that the dispatch finished.
-      var out = ops;
-      ops = [];
-      hostOps.applyIgnored(undefined, [out], { arguments: { copy: true } });
+      hostOps.applyIgnored(undefined, [takeOps()], { arguments: { copy: true } });
     },
 
     /** Synchronous request to the host; the queued ops go first so the host sees program order. */
     hostCall: function (req) {
-      var pending = ops;
-      ops = [];
+      var pending = takeOps();
       var res = hostSync.applySync(undefined, [pending, req], { arguments: { copy: true }, result: { copy: true } });
       return unwrapHostResult(res);
     },
 
     /** Like hostCall, but the host may take time (network, files); this event's code waits, the server does not. */
     hostCallAsync: function (req) {
-      var pending = ops;
-      ops = [];
+      var pending = takeOps();
       var res = hostAsync.applySyncPromise(undefined, [pending, req], { arguments: { copy: true } });
       return unwrapHostResult(res);
     },
 
+    /** A handler's result meaning "answered already" (an encoded call result): no done op. */
+    HANDLED: { handled: true },
+    /** Host offset of the first byte of the current dispatch's packed call arguments. */
+    callBase: 0,
     toHost: toHost,
     fromHost: fromHost,
     errorInfo: errorInfo,
@@ -98,6 +100,14 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
     runScript: runScript,
     progress: progress,
   };
+
+  /** The queued ops (encoded results included), leaving the queue empty. */
+  function takeOps() {
+    if (S.amf.hasResults()) ops.push(S.amf.takeResults());
+    var out = ops;
+    ops = [];
+    return out;
+  }
 
   function unwrapHostResult(res) {
     if (res && typeof res === 'object' && res.error) {

@@ -4,7 +4,12 @@
  * watchdog counter moves at every event so the host can tell a stuck event from a busy batch.
  */
 function ssasDispatcher(S) {
-  return function dispatch(events) {
+  return function dispatch(events, bytes, base) {
+    // bytes: the packed AMF0 arguments of this batch's client calls (rcall events), from host offset base.
+    if (bytes !== undefined) {
+      S.amf.setInput(bytes);
+      S.callBase = base;
+    }
     for (var i = 0; i < events.length; i++) {
       var ev = events[i];
       Atomics.add(S.progress, 0, 1);
@@ -17,7 +22,7 @@ function ssasDispatcher(S) {
         value = { internalError: String((err && err.stack) || err) };
         S.emit({ op: 'internalError', message: value.internalError });
       }
-      if (ev.seq !== undefined) S.emit({ op: 'done', seq: ev.seq, value: value });
+      if (ev.seq !== undefined && value !== S.HANDLED) S.emit({ op: 'done', seq: ev.seq, value: value });
     }
     S.flushOps();
   };

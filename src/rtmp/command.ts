@@ -38,6 +38,55 @@ export function decodeCommand(msg: RtmpMessage): Command {
   return { name: v[0], transactionId: txn, commandObject: v.length > 2 ? v[2] : null, args: v.slice(3) };
 }
 
+/**
+ * A command with its arguments not decoded yet: the name, transaction id and command object, and a reader
+ * positioned at the first argument. `rawArgs` is the arguments' bytes when they can be decoded on their own
+ * (the command object holds nothing later values could reference), else null.
+ */
+export interface CommandHead {
+  name: string;
+  transactionId: number;
+  commandObject: AmfValue;
+  rawArgs: Buffer | null;
+  reader: Amf0Reader;
+}
+
+export function decodeCommandHead(msg: RtmpMessage): CommandHead {
+  const skip = msg.type === MessageType.CommandAmf3 ? 1 : 0;
+  if (msg.payload.length < skip) throw new RtmpError('ERR_RTMP_BAD_COMMAND', 'empty AMF3 command/data message');
+  const reader = new Amf0Reader(msg.payload, skip);
+  const name = reader.atEnd() ? undefined : reader.readValue();
+  if (typeof name !== 'string') throw new RtmpError('ERR_RTMP_BAD_COMMAND', 'command name is not a string');
+  const t = reader.atEnd() ? 0 : reader.readValue();
+  const txn = typeof t === 'number' && Number.isFinite(t) ? t : 0;
+  const commandObject = reader.atEnd() ? null : reader.readValue();
+  const plain = (t === null || typeof t !== 'object') && (commandObject === null || commandObject === undefined);
+  return { name, transactionId: txn, commandObject, rawArgs: plain ? msg.payload.subarray(reader.position) : null, reader };
+}
+
+/** Decodes the arguments of a command head (once). */
+export function completeCommand(head: CommandHead): Command {
+  const args: AmfValue[] = [];
+  while (!head.reader.atEnd()) args.push(head.reader.readValue());
+  return { name: head.name, transactionId: head.transactionId, commandObject: head.commandObject, args };
+}
+
+/**
+ * A `_result` whose value is already AMF0 bytes (the sandbox's fast path): the same message commandMessage
+ * builds for ("_result", txn, null, value).
+ */
+export function encodedResultMessage(transactionId: number, value: Uint8Array): RtmpMessage {
+  const payload = Buffer.allocUnsafe(20 + value.length);
+  payload[0] = 0x02;
+  payload.writeUInt16BE(7, 1);
+  payload.write('_result', 3, 'latin1');
+  payload[10] = 0x00;
+  payload.writeDoubleBE(transactionId, 11);
+  payload[19] = 0x05;
+  payload.set(value, 20);
+  return { type: MessageType.CommandAmf0, streamId: 0, timestamp: 0, csid: ChunkStreamId.Command, payload };
+}
+
 /** Decodes a data message (first value is the handler name). */
 export function decodeData(msg: RtmpMessage): DataMessage {
   const v = valuesOf(msg);

@@ -169,6 +169,10 @@ export class NetExtension implements ScriptExtension {
     return undefined;
   }
 
+  routesCall(logic: ScriptLogic, name: string): boolean {
+    return this.#of(logic).proxies.has(name);
+  }
+
   /** application.registerProxy: client calls of a registered name go to the NetConnection or Client. */
   clientCall(logic: ScriptLogic, session: ClientSession, name: string, args: AmfValue[]): Promise<CallOutcome> | undefined {
     const p = this.#of(logic).proxies.get(name);

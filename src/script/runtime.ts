@@ -16,6 +16,7 @@ import ivm from 'isolated-vm';
 import { ScriptError, isSsasError } from '../errors';
 import { getLogger, type Logger } from '../logger';
 import { fromIsolate, toIsolate } from './marshal';
+import { SeqTable } from './seq-table';
 import { sandboxSource } from './sandbox-source';
 import type { AmfValue } from '../amf';
 
@@ -63,7 +64,11 @@ const MAX_BATCH = 256;
 const MAX_INFLIGHT = 2;
 const WATCHDOG_MS = 100;
 
-type Waiter = (err: Error | null, value?: unknown) => void;
+/**
+ * Gets an event's outcome: the handler's value, or for a client call answered on the fast path (rawCall) the
+ * AMF0 bytes of its result value.
+ */
+export type Waiter = (err: Error | null, value?: unknown, encoded?: Buffer) => void;
 
 export class ScriptRuntime {
   readonly name: string;
@@ -74,7 +79,11 @@ export class ScriptRuntime {
   #host: RuntimeHost;
   #queue: ScriptEvent[] = [];
   #queuedKeys = new Set<string>();
-  #waiters = new Map<number, Waiter>();
+  /** Packed AMF0 arguments of queued client calls (rcall events point into it by host offset). */
+  #pack: Buffer = Buffer.alloc(16 * 1024);
+  #packLen = 0;
+  #packSent = 0;
+  #waiters = new SeqTable<Waiter>();
   #nextSeq = 1;
   #inflight = 0;
   #dead: ScriptError | null = null;
@@ -187,6 +196,30 @@ export class ScriptRuntime {
     this.#pump();
   }
 
+  /**
+   * Queues a client call whose arguments are the AMF0 bytes the client sent: the sandbox decodes them and
+   * encodes a plain-data result itself (sandbox/amf.js), so `done` gets either the encoded result value
+   * (third argument) or, when the sandbox took the general path, a value as `callback` gives it.
+   */
+  rawCall(cid: string, name: string, args: Uint8Array, done: Waiter): void {
+    if (this.#dead) {
+      done(this.#dead);
+      return;
+    }
+    const n = args.length;
+    if (this.#packLen + n > this.#pack.length) {
+      const grown = Buffer.alloc(Math.max(this.#pack.length * 2, this.#packLen + n));
+      this.#pack.copy(grown, 0, 0, this.#packLen);
+      this.#pack = grown;
+    }
+    this.#pack.set(args, this.#packLen);
+    const seq = this.#nextSeq++;
+    this.#waiters.set(seq, done);
+    this.#queue.push({ e: 'rcall', cid, name, seq, o: this.#packLen, n });
+    this.#packLen += n;
+    this.#pump();
+  }
+
   /** Queues an event whose result nobody waits for. */
   post(event: ScriptEvent): void {
     if (this.#dead) return;
@@ -223,8 +256,22 @@ export class ScriptRuntime {
       this.counters.batches++;
       this.counters.events += batch.length;
       this.#startWatchdog();
+      const args: unknown[] = [batch];
+      if (this.#packLen > this.#packSent) {
+        // The packed arguments of this batch's calls: those up to the last rcall in it (rcalls are queued in
+        // pack order). A right-sized copy: the clone would otherwise carry the whole pack buffer.
+        let last = -1;
+        for (let i = batch.length - 1; i >= 0 && last < 0; i--) if (batch[i].e === 'rcall') last = i;
+        if (last >= 0) {
+          const ev = batch[last] as unknown as { o: number; n: number };
+          const end = ev.o + ev.n;
+          args.push(new Uint8Array(this.#pack.subarray(this.#packSent, end)), this.#packSent);
+          this.#packSent = end;
+        }
+      }
+      if (this.#queue.length === 0 && this.#packSent === this.#packLen) this.#packLen = this.#packSent = 0;
       (this.#dispatch.apply as (r: undefined, a: unknown[], o: ivm.ReferenceApplyOptions) => Promise<unknown>)
-        .call(this.#dispatch, undefined, [batch], { arguments: { copy: true } })
+        .call(this.#dispatch, undefined, args, { arguments: { copy: true } })
         .then(
           // The dispatch's end is signalled by its ops call (#onOps), one thread hop earlier than this.
           () => undefined,
@@ -300,10 +347,14 @@ export class ScriptRuntime {
     if (!Array.isArray(ops)) return;
     const rest: ScriptOp[] = [];
     for (const op of ops as ScriptOp[]) {
+      if (op && op.op === 'results') {
+        if (rest.length > 0) this.#host.processOps(rest.splice(0));
+        this.#onResults(op.b as Uint8Array);
+        continue;
+      }
       if (op && op.op === 'done') {
-        const w = this.#waiters.get(op.seq as number);
+        const w = this.#waiters.take(op.seq as number);
         if (w) {
-          this.#waiters.delete(op.seq as number);
           // Results are handed over after the ops that preceded them, preserving program order.
           if (rest.length > 0) this.#host.processOps(rest.splice(0));
           w(null, op.value);
@@ -313,6 +364,24 @@ export class ScriptRuntime {
       rest.push(op);
     }
     if (rest.length > 0) this.#host.processOps(rest);
+  }
+
+  /** Encoded call results: records of [seq f64][length u32][AMF0 value] (sandbox/amf.js writeResult). */
+  #onResults(b: Uint8Array): void {
+    if (!b || typeof b.byteLength !== 'number') return;
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    let p = 0;
+    while (p + 12 <= buf.length) {
+      const seq = buf.readDoubleBE(p);
+      const n = buf.readUInt32BE(p + 8);
+      p += 12;
+      if (p + n > buf.length) break;
+      const w = this.#waiters.take(seq);
+      if (w) {
+        w(null, undefined, buf.subarray(p, p + n));
+      }
+      p += n;
+    }
   }
 
   #onHostCall(ops: unknown, req: unknown): unknown {
@@ -343,9 +412,9 @@ export class ScriptRuntime {
     this.#stopWatchdog();
     this.log.error(`${err.message} [${err.code}]`);
     this.#release();
-    for (const w of this.#waiters.values()) w(err);
-    this.#waiters.clear();
+    for (const w of this.#waiters.drain()) w(err);
     this.#queue = [];
+    this.#packLen = this.#packSent = 0;
     try {
       this.#host.fatal(err);
     } catch (e) {
@@ -372,8 +441,7 @@ export class ScriptRuntime {
     this.#dead = new ScriptError('ERR_SCRIPT_DISPOSED', `script of ${this.name} was unloaded`);
     this.#stopWatchdog();
     this.#release();
-    for (const w of this.#waiters.values()) w(this.#dead);
-    this.#waiters.clear();
+    for (const w of this.#waiters.drain()) w(this.#dead);
     this.#queue = [];
   }
 

@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import { packageRoot } from '../cli/paths';
 
 /** Load order matters: core first, the dispatcher last. */
-export const SANDBOX_FILES = ['core.js', 'globals.js', 'application.js', 'stream.js', 'net-connection.js', 'shared-object.js', 'inspect.js', 'dispatch.js'];
+export const SANDBOX_FILES = ['core.js', 'amf.js', 'globals.js', 'application.js', 'stream.js', 'net-connection.js', 'shared-object.js', 'inspect.js', 'dispatch.js'];
 /** The module functions each file defines, called in this order with the core object. */
-const MODULES = ['ssasGlobals', 'ssasApplication', 'ssasStream', 'ssasNetConnection', 'ssasSharedObject', 'ssasInspect'];
+const MODULES = ['ssasAmf', 'ssasGlobals', 'ssasApplication', 'ssasStream', 'ssasNetConnection', 'ssasSharedObject', 'ssasInspect'];
 
 let cached: string | null = null;
 

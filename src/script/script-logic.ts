@@ -6,10 +6,11 @@
  */
 import * as vm from 'node:vm';
 import * as path from 'node:path';
-import type { AmfValue } from '../amf';
+import { decodeAmf0All, type AmfValue } from '../amf';
+import { AmfError } from '../errors';
 import { ScriptError, isSsasError } from '../errors';
 import { getLogger } from '../logger';
-import type { AppLogic, CallOutcome, StopReason } from '../server/app-logic';
+import type { AppLogic, CallOutcome, RawCall, StopReason } from '../server/app-logic';
 import type { AppInstance } from '../server/app-instance';
 import type { ClientSession } from '../server/session';
 import type { LiveStream } from '../server/live-stream';
@@ -47,6 +48,8 @@ export interface ScriptExtension {
   op?(logic: ScriptLogic, op: ScriptOp): boolean;
   /** A client call the extension routes itself (application.registerProxy); undefined = not its business. */
   clientCall?(logic: ScriptLogic, session: ClientSession, name: string, args: AmfValue[]): Promise<CallOutcome> | undefined;
+  /** True when clientCall would route this name (then the call's arguments are decoded on the host). */
+  routesCall?(logic: ScriptLogic, name: string): boolean;
   dispose?(logic: ScriptLogic): void;
 }
 
@@ -182,16 +185,38 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
       }
     }
     rt.callback({ e: 'call', cid: session.client!.id, name, args: toIsolate(args) }, (err, value) => {
-      if (err) {
-        respond({ kind: 'error', info: Status.callFailed(err.message) });
-        return;
-      }
-      const r = value as { notFound?: boolean; value?: unknown; error?: Record<string, AmfValue>; internalError?: string } | undefined;
-      if (!r || r.notFound) respond({ kind: 'notFound' });
-      else if (r.error) respond({ kind: 'error', info: { level: 'error', code: 'NetConnection.Call.Failed', ...(r.error as object) } });
-      else if (r.internalError) respond({ kind: 'error', info: Status.callFailed('Internal error.') });
-      else respond({ kind: 'result', value: fromIsolate(r.value) });
+      if (err) respond({ kind: 'error', info: Status.callFailed(err.message) });
+      else this.#respondWith(value, respond);
     });
+  }
+
+  /**
+   * The fast path of client calls: the arguments stay the AMF0 bytes the client sent until the sandbox
+   * decodes them, and a plain-data result comes back encoded (see ScriptRuntime.rawCall).
+   */
+  onRawCall(session: ClientSession, call: RawCall, respond: (outcome: CallOutcome) => void): void {
+    const rt = this.runtime;
+    if (!rt || this.extensions.some((ext) => ext.routesCall?.(this, call.name))) {
+      this.onCall(session, call.name, call.decodeArgs(), respond);
+      return;
+    }
+    rt.rawCall(session.client!.id, call.name, call.args, (err, value, encoded) => {
+      if (encoded) respond({ kind: 'encoded', bytes: encoded });
+      else if (err) respond({ kind: 'error', info: Status.callFailed(err.message) });
+      else {
+        const bad = (value as { badArgs?: { code: string; message: string } } | undefined)?.badArgs;
+        if (bad) respond({ kind: 'badInput', error: new AmfError(bad.code as never, bad.message) });
+        else this.#respondWith(value, respond);
+      }
+    });
+  }
+
+  #respondWith(value: unknown, respond: (outcome: CallOutcome) => void): void {
+    const r = value as { notFound?: boolean; value?: unknown; error?: Record<string, AmfValue>; internalError?: string } | undefined;
+    if (!r || r.notFound) respond({ kind: 'notFound' });
+    else if (r.error) respond({ kind: 'error', info: { level: 'error', code: 'NetConnection.Call.Failed', ...(r.error as object) } });
+    else if (r.internalError) respond({ kind: 'error', info: Status.callFailed('Internal error.') });
+    else respond({ kind: 'result', value: fromIsolate(r.value) });
   }
 
   onPublish(session: ClientSession, stream: LiveStream): void {
@@ -357,6 +382,12 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
       case 'clientStats': {
         const s = this.session(req.cid);
         return s ? clientStats(s) : null;
+      }
+      case 'decodeArgs': {
+        // A fast-path call whose arguments sandbox/amf.js does not decode itself (AMF3, XML, odd UTF-8...);
+        // malformed bytes throw the codec's coded error, which closes the caller's connection.
+        const b = req.b as Uint8Array;
+        return decodeAmf0All(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
       }
     }
     for (const ext of this.extensions) {

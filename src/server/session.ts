@@ -13,7 +13,10 @@ import { splitAggregate } from '../rtmp/aggregate';
 import {
   commandMessage,
   dataMessage,
-  decodeCommand,
+  completeCommand,
+  decodeCommandHead,
+  encodedResultMessage,
+  type CommandHead,
   decodeData,
   info,
   type Command,
@@ -38,7 +41,7 @@ import { Status } from './status';
 import { checkBandwidth, defaultBandwidthDetection } from './bandwidth';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-info';
 import type { ServerContext } from './server-context';
-import type { CallOutcome } from './app-logic';
+import type { CallOutcome, RawCall } from './app-logic';
 
 const log = getLogger('session');
 
@@ -64,6 +67,9 @@ const RESERVED = new Set([
 
 /** Encoder/player conveniences answered by the server when the script does not define them. */
 const ENCODER_CALLS = new Set(['releaseStream', 'FCPublish', 'FCUnpublish', 'FCSubscribe', 'FCUnsubscribe', 'getStreamLength']);
+
+/** Commands the session handles itself that are not in RESERVED (they never take the raw call path). */
+const NOT_RAW = new Set(['_result', '_error', 'checkBandwidth']);
 
 /** Commands a pending client may send that we keep until it is accepted (bounded). */
 const MAX_QUEUED_WHILE_PENDING = 256;
@@ -145,9 +151,12 @@ export class ClientSession {
     }
     switch (msg.type) {
       case MessageType.CommandAmf0:
-      case MessageType.CommandAmf3:
-        this.#onCommand(msg, decodeCommand(msg));
+      case MessageType.CommandAmf3: {
+        const head = decodeCommandHead(msg);
+        if (head.rawArgs !== null && msg.streamId === 0 && this.state === 'connected' && this.#rawCallable(head)) return;
+        this.#onCommand(msg, completeCommand(head));
         return;
+      }
       case MessageType.DataAmf0:
       case MessageType.DataAmf3:
         this.#requireConnected();
@@ -245,6 +254,28 @@ export class ClientSession {
     return this.#nextStreamId++;
   }
 
+  /**
+   * The fast path of a client call to an application whose logic takes encoded arguments (the sandbox):
+   * not for what the session answers itself, nor for arguments that start AMF3-switched (AS3 clients; the
+   * sandbox decodes AMF0 only, and the host would be asked anyway). Returns false to take the general path.
+   */
+  #rawCallable(head: CommandHead): boolean {
+    const logic = this.instance?.logic;
+    const name = head.name;
+    if (!logic?.onRawCall || RESERVED.has(name) || ENCODER_CALLS.has(name) || NOT_RAW.has(name)) return false;
+    const raw = head.rawArgs!;
+    if (raw.length > 0 && raw[0] === 0x11) return false;
+    const cmd = { name, transactionId: head.transactionId } as Command;
+    const call: RawCall = { name, args: raw, decodeArgs: () => completeCommand(head).args };
+    try {
+      logic.onRawCall(this, call, (outcome) => this.#finishCall(cmd, outcome));
+    } catch (err) {
+      if (isSsasError(err) && err.code.startsWith('ERR_AMF_')) throw err;
+      this.#finishCall(cmd, { kind: 'error', info: Status.callFailed((err as Error).message) });
+    }
+    return true;
+  }
+
   #onCall(cmd: Command): void {
     const instance = this.instance!;
     try {
@@ -274,7 +305,11 @@ export class ClientSession {
   }
 
   #sendOutcome(cmd: Command, outcome: CallOutcome): void {
-    if (outcome.kind === 'result') {
+    if (outcome.kind === 'encoded') {
+      if (cmd.transactionId > 0 && !this.conn.closed) this.conn.send(encodedResultMessage(cmd.transactionId, outcome.bytes));
+    } else if (outcome.kind === 'badInput') {
+      this.#protocolError(outcome.error);
+    } else if (outcome.kind === 'result') {
       if (cmd.transactionId > 0) this.sendResult(cmd.transactionId, null, outcome.value);
     } else if (outcome.kind === 'error') {
       this.#answerError(cmd.transactionId, outcome.info);

@@ -1,0 +1,537 @@
+// @ts-check
+/**
+ * AMF0 inside the sandbox: the fast path of client calls. The session hands a call's arguments over as the
+ * AMF0 bytes the client sent (packed, one buffer per dispatch); they are decoded here straight into script
+ * values, and a plain-data result is encoded here into the AMF0 bytes of the `_result` value. The event loop
+ * then neither decodes, converts, clones nor encodes the values of a call (see src/script/runtime.ts).
+ *
+ * Only what this file can reproduce exactly takes the fast path; everything else "bails" and goes the
+ * general way (host codec + tagged values, marshal.ts), so both paths give the script the same values and
+ * the client the same bytes:
+ *  - decoding: numbers, booleans, strings (short and long, valid UTF-8), null, undefined/unsupported,
+ *    anonymous objects, strict arrays, ECMA arrays (-> Array with named properties), dates, references and
+ *    typed objects (registered classes: constructor, properties, onInitialize in the order fromHost runs them).
+ *    Bails on AMF3 (0x11), XML documents, invalid UTF-8, keys `__proto__` (and `length` in ECMA arrays),
+ *    nesting deeper than 64, and anything malformed (the host codec then reports the coded error).
+ *  - encoding: what core.js isPlainData accepts (primitives, dates, plain objects and dense arrays of them,
+ *    at most 16 deep), written as src/amf/amf0.ts writes it (references for repeated objects, dates with
+ *    time zone 0, long strings above 65535 bytes, lone surrogates as U+FFFD).
+ */
+function ssasAmf(S) {
+  var TAG = '\u0001';
+  var BAIL = { bail: true };
+  var MAX_DEPTH = 64;
+  var hasOwn = Object.prototype.hasOwnProperty;
+
+  // --- decoding -------------------------------------------------------------------------------------------
+
+  /** @type {Uint8Array} */
+  var buf = new Uint8Array(0);
+  /** @type {DataView} */
+  var view = new DataView(buf.buffer);
+  var pos = 0;
+  var end = 0;
+  /** @type {any[]} */
+  var refs = [];
+  var depth = 0;
+  /** Registered-class work, replayed after a successful decode (so a bail never runs user code twice). */
+  /** @type {any[] | null} */
+  var typed = null;
+  /** @type {number[]} */
+  var codes = [];
+
+  /** The packed argument bytes of the current dispatch. */
+  function setInput(bytes) {
+    if (bytes === buf) return;
+    buf = bytes;
+    view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  function u16() {
+    if (end - pos < 2) throw BAIL;
+    var v = (buf[pos] << 8) | buf[pos + 1];
+    pos += 2;
+    return v;
+  }
+
+  function u32() {
+    if (end - pos < 4) throw BAIL;
+    var v = view.getUint32(pos);
+    pos += 4;
+    return v;
+  }
+
+  function f64() {
+    if (end - pos < 8) throw BAIL;
+    var v = view.getFloat64(pos);
+    pos += 8;
+    return v;
+  }
+
+  /** Strict UTF-8 (what Node decodes identically); anything invalid bails to the host's lenient decoder. */
+  function utf8(n) {
+    if (n > end - pos) throw BAIL;
+    var stop = pos + n;
+    var s = '';
+    var k = 0;
+    while (pos < stop) {
+      var c = buf[pos];
+      if (c < 0x80) {
+        pos++;
+      } else {
+        var need, min, max;
+        if (c >= 0xc2 && c <= 0xdf) {
+          need = 1;
+          c &= 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+          need = 2;
+          c &= 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+          need = 3;
+          c &= 0x07;
+        } else throw BAIL;
+        min = 0x80;
+        max = 0xbf;
+        var lead = buf[pos];
+        if (lead === 0xe0) min = 0xa0;
+        else if (lead === 0xed) max = 0x9f;
+        else if (lead === 0xf0) min = 0x90;
+        else if (lead === 0xf4) max = 0x8f;
+        if (pos + need >= stop) throw BAIL;
+        var b = buf[pos + 1];
+        if (b < min || b > max) throw BAIL;
+        c = (c << 6) | (b & 0x3f);
+        for (var j = 2; j <= need; j++) {
+          b = buf[pos + j];
+          if (b < 0x80 || b > 0xbf) throw BAIL;
+          c = (c << 6) | (b & 0x3f);
+        }
+        pos += need + 1;
+        if (c > 0xffff) {
+          c -= 0x10000;
+          codes[k++] = 0xd800 + (c >> 10);
+          c = 0xdc00 + (c & 0x3ff);
+        }
+      }
+      codes[k++] = c;
+      if (k >= 4096) {
+        codes.length = k;
+        s += String.fromCharCode.apply(null, codes);
+        k = 0;
+      }
+    }
+    if (k > 0) {
+      codes.length = k;
+      s += String.fromCharCode.apply(null, codes);
+    }
+    return s;
+  }
+
+  function enter() {
+    if (++depth > MAX_DEPTH) throw BAIL;
+  }
+
+  function value() {
+    if (pos >= end) throw BAIL;
+    var m = buf[pos++];
+    switch (m) {
+      case 0x00:
+        return f64();
+      case 0x01:
+        if (pos >= end) throw BAIL;
+        return buf[pos++] !== 0;
+      case 0x02:
+        return utf8(u16());
+      case 0x03:
+        return members({}, 0);
+      case 0x05:
+        return null;
+      case 0x06:
+      case 0x0d:
+        return undefined;
+      case 0x07: {
+        var idx = u16();
+        if (idx >= refs.length) throw BAIL;
+        return refs[idx];
+      }
+      case 0x08:
+        u32(); // associative count: a hint only
+        return members([], 1);
+      case 0x0a: {
+        var n = u32();
+        if (n > end - pos) throw BAIL;
+        enter();
+        var arr = [];
+        refs.push(arr);
+        for (var i = 0; i < n; i++) arr.push(value());
+        depth--;
+        return arr;
+      }
+      case 0x0b: {
+        var ms = f64();
+        u16(); // time zone: dropped, as the general path drops it
+        return new Date(ms);
+      }
+      case 0x0c:
+        return utf8(u32());
+      case 0x10:
+        return typedObject(utf8(u16()));
+      default:
+        // 0x04 movieclip, 0x09 stray object end, 0x0e recordset, 0x0f XML document, 0x11 AMF3, unknown.
+        throw BAIL;
+    }
+  }
+
+  /** Members up to the empty key + object-end marker; kind 0 object, 1 ECMA array (an Array, as fromHost). */
+  function members(obj, kind) {
+    enter();
+    refs.push(obj);
+    for (;;) {
+      var key = utf8(u16());
+      if (key === '' && pos < end && buf[pos] === 0x09) {
+        pos++;
+        break;
+      }
+      if (key === '__proto__' || (kind === 1 && key === 'length')) throw BAIL;
+      obj[key] = value();
+    }
+    depth--;
+    return obj;
+  }
+
+  function typedObject(name) {
+    var ctor = S.classes.get(name);
+    if (!ctor) return members({}, 0);
+    var obj = Object.create(ctor.prototype);
+    if (typed === null) typed = [];
+    // fromHost order: constructor, then each property as it is converted, then onInitialize.
+    typed.push(0, obj, ctor);
+    enter();
+    refs.push(obj);
+    for (;;) {
+      var key = utf8(u16());
+      if (key === '' && pos < end && buf[pos] === 0x09) {
+        pos++;
+        break;
+      }
+      if (key === '__proto__') throw BAIL;
+      var v = value();
+      typed.push(1, obj, key, v);
+    }
+    depth--;
+    typed.push(2, obj, ctor);
+    return obj;
+  }
+
+  function replayTyped(list) {
+    for (var i = 0; i < list.length; ) {
+      var op = list[i];
+      var obj = list[i + 1];
+      if (op === 1) {
+        obj[list[i + 2]] = list[i + 3];
+        i += 4;
+        continue;
+      }
+      var ctor = list[i + 2];
+      i += 3;
+      try {
+        if (op === 0) ctor.call(obj);
+        else if (typeof obj.onInitialize === 'function') obj.onInitialize();
+      } catch (err) {
+        S.reportError(err);
+      }
+    }
+  }
+
+  /**
+   * Decodes the AMF0 values in bytes [start, start + length) of the dispatch's packed buffer. Returns null
+   * when the general path must decode them instead.
+   */
+  function decodeArgs(start, length) {
+    pos = start;
+    end = start + length;
+    refs = [];
+    depth = 0;
+    typed = null;
+    var out = [];
+    try {
+      while (pos < end) out.push(value());
+    } catch (err) {
+      refs = [];
+      typed = null;
+      if (err === BAIL) return null;
+      throw err;
+    }
+    refs = [];
+    if (typed !== null) {
+      var list = typed;
+      typed = null;
+      replayTyped(list);
+    }
+    return out;
+  }
+
+  /** A copy of argument bytes, for the host's codec when decodeArgs bailed. */
+  function argBytes(start, length) {
+    return buf.slice(start, start + length);
+  }
+
+  // --- encoding -------------------------------------------------------------------------------------------
+
+  var out = new Uint8Array(4096);
+  var outView = new DataView(out.buffer);
+  var len = 0;
+  /**
+   * Objects written so far in this value, for references: an array searched linearly while short (most
+   * results hold a handful of objects), a Map beyond that. Fresh per value, never a long-lived Map: see
+   * src/script/seq-table.ts for what churn on one does to the garbage collector.
+   */
+  /** @type {object[] | null} */
+  var wlist = null;
+  /** @type {Map<object, number> | null} */
+  var wmap = null;
+
+  function ensure(n) {
+    if (len + n <= out.length) return;
+    var size = out.length * 2;
+    while (size < len + n) size *= 2;
+    var next = new Uint8Array(size);
+    next.set(out.subarray(0, len));
+    out = next;
+    outView = new DataView(out.buffer);
+  }
+
+  /** UTF-8 of s at len (room for 3 bytes per unit must be ensured); lone surrogates become U+FFFD. */
+  function putUtf8(s) {
+    for (var i = 0; i < s.length; i++) {
+      var c = s.charCodeAt(i);
+      if (c < 0x80) out[len++] = c;
+      else if (c < 0x800) {
+        out[len++] = 0xc0 | (c >> 6);
+        out[len++] = 0x80 | (c & 0x3f);
+      } else {
+        if (c >= 0xd800 && c <= 0xdfff) {
+          var d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+          if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+            var cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+            i++;
+            out[len++] = 0xf0 | (cp >> 18);
+            out[len++] = 0x80 | ((cp >> 12) & 0x3f);
+            out[len++] = 0x80 | ((cp >> 6) & 0x3f);
+            out[len++] = 0x80 | (cp & 0x3f);
+            continue;
+          }
+          c = 0xfffd;
+        }
+        out[len++] = 0xe0 | (c >> 12);
+        out[len++] = 0x80 | ((c >> 6) & 0x3f);
+        out[len++] = 0x80 | (c & 0x3f);
+      }
+    }
+  }
+
+  /** A marker-less string with a u16 length (object keys); bails above 65535 bytes, as the host throws. */
+  function putKey(s) {
+    ensure(2 + s.length * 3);
+    var at = len;
+    len += 2;
+    putUtf8(s);
+    var n = len - at - 2;
+    if (n > 0xffff) throw BAIL;
+    out[at] = n >>> 8;
+    out[at + 1] = n & 0xff;
+  }
+
+  function putString(s) {
+    ensure(5 + s.length * 3);
+    if (s.length <= 0x5555) {
+      out[len++] = 0x02;
+      var at = len;
+      len += 2;
+      putUtf8(s);
+      var n = len - at - 2;
+      out[at] = n >>> 8;
+      out[at + 1] = n & 0xff;
+      return;
+    }
+    var start = len;
+    len += 5;
+    putUtf8(s);
+    var bytes = len - start - 5;
+    if (bytes <= 0xffff) {
+      // Fits a short string after all: move the text up by 2 bytes.
+      out[start] = 0x02;
+      out[start + 1] = bytes >>> 8;
+      out[start + 2] = bytes & 0xff;
+      out.copyWithin(start + 3, start + 5, len);
+      len -= 2;
+    } else {
+      out[start] = 0x0c;
+      outView.setUint32(start + 1, bytes);
+    }
+  }
+
+  function put(v, d) {
+    switch (typeof v) {
+      case 'number':
+        ensure(9);
+        out[len++] = 0x00;
+        outView.setFloat64(len, v);
+        len += 8;
+        return;
+      case 'string':
+        putString(v);
+        return;
+      case 'boolean':
+        ensure(2);
+        out[len++] = 0x01;
+        out[len++] = v ? 1 : 0;
+        return;
+      case 'undefined':
+        ensure(1);
+        out[len++] = 0x06;
+        return;
+      case 'object':
+        if (v === null) {
+          ensure(1);
+          out[len++] = 0x05;
+          return;
+        }
+        putObject(v, d);
+        return;
+      default:
+        throw BAIL; // functions, symbols, bigints: the general path decides
+    }
+  }
+
+  function putObject(v, d) {
+    if (d > 16) throw BAIL;
+    if (v instanceof Date) {
+      ensure(11);
+      out[len++] = 0x0b;
+      outView.setFloat64(len, v.getTime());
+      len += 8;
+      out[len++] = 0;
+      out[len++] = 0;
+      return;
+    }
+    var proto = Object.getPrototypeOf(v);
+    var isArray = Array.isArray(v);
+    if (isArray ? proto !== Array.prototype : proto !== Object.prototype) throw BAIL;
+    var idx = -1;
+    if (wmap !== null) {
+      var hit = wmap.get(v);
+      if (hit !== undefined) idx = hit;
+    } else if (wlist !== null) idx = wlist.indexOf(v);
+    if (idx >= 0) {
+      ensure(3);
+      out[len++] = 0x07;
+      out[len++] = idx >>> 8;
+      out[len++] = idx & 0xff;
+      return;
+    }
+    // Indices above 65535 cannot be written: such objects are written again in full, as the host does.
+    if (wmap !== null) {
+      if (wmap.size <= 0xffff) wmap.set(v, wmap.size);
+    } else if (wlist === null) wlist = [v];
+    else if (wlist.length < 64) wlist.push(v);
+    else {
+      wmap = new Map();
+      for (var w = 0; w < wlist.length; w++) wmap.set(wlist[w], w);
+      wmap.set(v, wmap.size);
+      wlist = null;
+    }
+    var key;
+    if (isArray) {
+      var n = 0;
+      for (key in v) {
+        if (!hasOwn.call(v, key)) throw BAIL;
+        n++;
+      }
+      if (n !== v.length) throw BAIL;
+      ensure(5);
+      out[len++] = 0x0a;
+      outView.setUint32(len, n);
+      len += 4;
+      for (var i = 0; i < n; i++) put(v[i], d + 1);
+      return;
+    }
+    ensure(1);
+    out[len++] = 0x03;
+    for (key in v) {
+      if (!hasOwn.call(v, key) || key === TAG) throw BAIL;
+      var item = v[key];
+      var t = typeof item;
+      if (t === 'function' || t === 'symbol' || t === 'bigint') throw BAIL;
+      putKey(key);
+      put(item, d + 1);
+    }
+    ensure(3);
+    out[len++] = 0;
+    out[len++] = 0;
+    out[len++] = 0x09;
+  }
+
+  /** Results of this dispatch: records [seq f64][length u32][AMF0 value], handed over as one op. */
+  function writeResult(seq, value) {
+    var start = len;
+    ensure(12);
+    len += 12;
+    wlist = null;
+    wmap = null;
+    try {
+      put(value, 0);
+    } catch (err) {
+      // BAIL, or a getter threw: the general path (toHost) runs it again and reports it as it always has.
+      len = start;
+      return false;
+    } finally {
+      wlist = null;
+      wmap = null;
+    }
+    outView.setFloat64(start, seq);
+    outView.setUint32(start + 8, len - start - 12);
+    return true;
+  }
+
+  /** The results written since the last call, as one op (or null). */
+  function takeResults() {
+    if (len === 0) return null;
+    var b = out.slice(0, len);
+    len = 0;
+    return { op: 'results', b: b };
+  }
+
+  /** Encodes one value as AMF0 (tests and the shell); null when the general path would be needed. */
+  function encodeValue(value) {
+    var saved = len;
+    if (!writeResult(0, value)) return null;
+    var b = out.slice(saved + 12, len);
+    len = saved;
+    return b;
+  }
+
+  /** Decodes AMF0 values from bytes (tests): null when the general path would be needed. */
+  function decodeBytes(bytes) {
+    var prev = buf;
+    setInput(bytes);
+    try {
+      return decodeArgs(0, bytes.length);
+    } finally {
+      setInput(prev);
+    }
+  }
+
+  S.amf = {
+    setInput: setInput,
+    decodeArgs: decodeArgs,
+    argBytes: argBytes,
+    writeResult: writeResult,
+    takeResults: takeResults,
+    hasResults: function () {
+      return len > 0;
+    },
+    encodeValue: encodeValue,
+    decodeBytes: decodeBytes,
+  };
+}
