@@ -271,6 +271,34 @@ function ssasAmf(S) {
     return out;
   }
 
+  /** UTF-16 units behind a u16 count (call records: client ids and method names, exact). */
+  function units(at) {
+    var n = (buf[at] << 8) | buf[at + 1];
+    at += 2;
+    if (n === 0) return '';
+    codes.length = n;
+    for (var i = 0; i < n; i++, at += 2) codes[i] = (buf[at] << 8) | buf[at + 1];
+    return String.fromCharCode.apply(null, codes);
+  }
+
+  /**
+   * One call record of the packed buffer at p: [seq f64][cid u16 + units][name u16 + units][args u32][args].
+   * The host wrote it, so it is trusted for shape (the arguments are not).
+   */
+  function readCallRecord(p) {
+    var seq = view.getFloat64(p);
+    p += 8;
+    var cidLen = (buf[p] << 8) | buf[p + 1];
+    var cid = units(p);
+    p += 2 + 2 * cidLen;
+    var nameLen = (buf[p] << 8) | buf[p + 1];
+    var name = units(p);
+    p += 2 + 2 * nameLen;
+    var argsLength = view.getUint32(p);
+    p += 4;
+    return { seq: seq, cid: cid, name: name, args: p, argsLength: argsLength, next: p + argsLength };
+  }
+
   /** A copy of argument bytes, for the host's codec when decodeArgs bailed. */
   function argBytes(start, length) {
     return buf.slice(start, start + length);
@@ -525,6 +553,7 @@ function ssasAmf(S) {
   S.amf = {
     setInput: setInput,
     decodeArgs: decodeArgs,
+    readCallRecord: readCallRecord,
     argBytes: argBytes,
     writeResult: writeResult,
     takeResults: takeResults,

@@ -304,29 +304,44 @@ function ssasApplication(S) {
   };
 
   /**
-   * A client call whose arguments arrive as the AMF0 bytes the client sent (ev.o/ev.n in the dispatch's packed
-   * buffer): decoded here when sandbox/amf.js can, else by the host's codec; a plain-data result is encoded
-   * here and handed over as bytes (S.HANDLED), anything else goes back as a value like handlers.call's.
+   * A run of client calls that arrive as records in the dispatch's packed buffer (see ScriptRuntime.rawCall):
+   * the arguments are the AMF0 bytes the client sent, decoded here when sandbox/amf.js can, else by the
+   * host's codec; a plain-data result is encoded here (the host frames the bytes), anything else goes back
+   * as a value like handlers.call's. Every call moves the watchdog's progress counter, as an event does.
    */
-  S.handlers.rcall = function (ev) {
-    var client = clients.get(ev.cid);
+  S.handlers.rcalls = function (ev) {
+    var p = ev.o - S.callBase;
+    var stop = p + ev.n;
+    var first = true;
+    while (p < stop) {
+      if (!first) Atomics.add(S.progress, 0, 1);
+      first = false;
+      var rec = S.amf.readCallRecord(p);
+      p = rec.next;
+      var value = rcall(rec);
+      if (value !== S.HANDLED) S.emit({ op: 'done', seq: rec.seq, value: value });
+    }
+    return S.HANDLED;
+  };
+
+  function rcall(rec) {
+    var client = clients.get(rec.cid);
     if (!client) return { notFound: true };
-    var m = findMethod(client, ev.name);
+    var m = findMethod(client, rec.name);
     if (!m) return { notFound: true };
-    var start = ev.o - S.callBase;
-    var args = S.amf.decodeArgs(start, ev.n);
+    var args = S.amf.decodeArgs(rec.args, rec.argsLength);
     if (args === null) {
       try {
-        args = S.hostCall({ t: 'decodeArgs', b: S.amf.argBytes(start, ev.n) });
+        args = S.hostCall({ t: 'decodeArgs', b: S.amf.argBytes(rec.args, rec.argsLength) });
       } catch (err) {
         return { badArgs: { code: String(err && err.code), message: String(err && err.message) } };
       }
     }
     var r = S.safeCall(m.self, m.fn, args);
     if (r.threw) return { error: { level: 'error', code: 'NetConnection.Call.Failed', description: r.info.description } };
-    if (S.amf.writeResult(ev.seq, r.value)) return S.HANDLED;
+    if (S.amf.writeResult(rec.seq, r.value)) return S.HANDLED;
     return { value: S.toHost(r.value) };
-  };
+  }
 
   S.handlers.response = function (ev) {
     var resp = responders.get(ev.rid);

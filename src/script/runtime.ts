@@ -60,8 +60,22 @@ export interface RuntimeOptions {
 /** An event for the sandbox: `e` names the handler; `seq` is added when a result is awaited. */
 export type ScriptEvent = { e: string; [key: string]: unknown };
 
+/** Consecutive fast-path client calls: `c` records in bytes [o, o + n) of the pack (see rawCall). */
+type RunEvent = { e: 'rcalls'; o: number; n: number; c: number };
+
+/** A u16 length and the UTF-16 code units of s (exact for any string, lone surrogates included). */
+function writeUnits(b: Buffer, at: number, s: string): number {
+  let p = b.writeUInt16BE(s.length, at);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    b[p++] = c >>> 8;
+    b[p++] = c & 0xff;
+  }
+  return p;
+}
+
 const MAX_BATCH = 256;
-const MAX_INFLIGHT = 2;
+const MAX_INFLIGHT = Number(process.env.SSAS_INFL || 3);
 const WATCHDOG_MS = 100;
 
 /**
@@ -193,7 +207,7 @@ export class ScriptRuntime {
     event.seq = seq;
     this.#waiters.set(seq, done);
     this.#queue.push(event);
-    this.#pump();
+    this.#schedulePump();
   }
 
   /**
@@ -206,25 +220,40 @@ export class ScriptRuntime {
       done(this.#dead);
       return;
     }
-    const n = args.length;
-    if (this.#packLen + n > this.#pack.length) {
-      const grown = Buffer.alloc(Math.max(this.#pack.length * 2, this.#packLen + n));
+    // Record: [seq f64][cid length u16][cid, UTF-16 units][name length u16][name, UTF-16 units][args length u32][args]
+    const need = 16 + 2 * (cid.length + name.length) + args.length;
+    if (this.#packLen + need > this.#pack.length) {
+      const grown = Buffer.alloc(Math.max(this.#pack.length * 2, this.#packLen + need));
       this.#pack.copy(grown, 0, 0, this.#packLen);
       this.#pack = grown;
     }
-    this.#pack.set(args, this.#packLen);
     const seq = this.#nextSeq++;
+    const start = this.#packLen;
+    const b = this.#pack;
+    let p = b.writeDoubleBE(seq, start);
+    p = writeUnits(b, p, cid);
+    p = writeUnits(b, p, name);
+    p = b.writeUInt32BE(args.length, p);
+    b.set(args, p);
+    p += args.length;
+    this.#packLen = p;
     this.#waiters.set(seq, done);
-    this.#queue.push({ e: 'rcall', cid, name, seq, o: this.#packLen, n });
-    this.#packLen += n;
-    this.#pump();
+    // Consecutive calls form one run: one small event however many calls it holds.
+    const tail = this.#queue.length > 0 ? (this.#queue[this.#queue.length - 1] as RunEvent) : null;
+    if (tail !== null && tail.e === 'rcalls' && tail.o + tail.n === start) {
+      tail.n += p - start;
+      tail.c++;
+    } else {
+      this.#queue.push({ e: 'rcalls', o: start, n: p - start, c: 1 } as RunEvent);
+    }
+    this.#schedulePump();
   }
 
   /** Queues an event whose result nobody waits for. */
   post(event: ScriptEvent): void {
     if (this.#dead) return;
     this.#queue.push(event);
-    this.#pump();
+    this.#schedulePump();
   }
 
   /**
@@ -235,13 +264,30 @@ export class ScriptRuntime {
     if (this.#dead || this.#queuedKeys.has(key)) return;
     this.#queuedKeys.add(key);
     this.#queue.push({ ...event, __key: key });
-    this.#pump();
+    this.#schedulePump();
   }
 
   /** True while a dispatch is running or events wait. */
   get busy(): boolean {
     return this.#inflight > 0 || this.#queue.length > 0;
   }
+
+  /**
+   * Dispatches start at the end of the event loop's I/O phase (setImmediate), not at each event: one
+   * dispatch then carries everything the sockets delivered in this turn, however many dispatches may be in
+   * flight. Events queued while MAX_INFLIGHT dispatches run wait for the next #onOps.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#inflight >= MAX_INFLIGHT) return;
+    this.#pumpScheduled = true;
+    setImmediate(this.#runPump);
+  }
+
+  #pumpScheduled = false;
+  readonly #runPump = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
 
   #pump(): void {
     // Two dispatches in flight: the isolate runs one while the event loop prepares the next and carries out
@@ -254,16 +300,15 @@ export class ScriptRuntime {
       if (this.#queuedKeys.size > 0) for (const ev of batch) if (typeof ev.__key === 'string') this.#queuedKeys.delete(ev.__key);
       this.#inflight++;
       this.counters.batches++;
-      this.counters.events += batch.length;
+      for (const ev of batch) this.counters.events += ev.e === 'rcalls' ? (ev as RunEvent).c : 1;
       this.#startWatchdog();
       const args: unknown[] = [batch];
       if (this.#packLen > this.#packSent) {
-        // The packed arguments of this batch's calls: those up to the last rcall in it (rcalls are queued in
-        // pack order). A right-sized copy: the clone would otherwise carry the whole pack buffer.
+        // The packed calls of this batch: those up to its last run (runs are queued in pack order). A right-sized copy: the clone would otherwise carry the whole pack buffer.
         let last = -1;
-        for (let i = batch.length - 1; i >= 0 && last < 0; i--) if (batch[i].e === 'rcall') last = i;
+        for (let i = batch.length - 1; i >= 0 && last < 0; i--) if (batch[i].e === 'rcalls') last = i;
         if (last >= 0) {
-          const ev = batch[last] as unknown as { o: number; n: number };
+          const ev = batch[last] as RunEvent;
           const end = ev.o + ev.n;
           args.push(new Uint8Array(this.#pack.subarray(this.#packSent, end)), this.#packSent);
           this.#packSent = end;
@@ -293,7 +338,7 @@ export class ScriptRuntime {
     } catch (err) {
       this.log.error(`processing script ops failed: ${(err as Error).stack ?? err}`);
     }
-    this.#pump();
+    this.#schedulePump();
   }
 
   #classify(err: Error): ScriptError {

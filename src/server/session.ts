@@ -262,7 +262,7 @@ export class ClientSession {
   #rawCallable(head: CommandHead): boolean {
     const logic = this.instance?.logic;
     const name = head.name;
-    if (!logic?.onRawCall || RESERVED.has(name) || ENCODER_CALLS.has(name) || NOT_RAW.has(name)) return false;
+    if (!logic?.onRawCall || name.length > 1024 || RESERVED.has(name) || ENCODER_CALLS.has(name) || NOT_RAW.has(name)) return false;
     const raw = head.rawArgs!;
     if (raw.length > 0 && raw[0] === 0x11) return false;
     const cmd = { name, transactionId: head.transactionId } as Command;
