@@ -10,9 +10,11 @@
  * the client the same bytes:
  *  - decoding: numbers, booleans, strings (short and long, valid UTF-8), null, undefined/unsupported,
  *    anonymous objects, strict arrays, ECMA arrays (-> Array with named properties), dates, references and
- *    typed objects (registered classes: constructor, properties, onInitialize in the order fromHost runs them).
- *    Bails on AMF3 (0x11), XML documents, invalid UTF-8, keys `__proto__` (and `length` in ECMA arrays),
- *    nesting deeper than 64, and anything malformed (the host codec then reports the coded error).
+ *    typed objects (registered classes: constructor, properties, onInitialize in the order fromHost runs them);
+ *    behind the AMF3 switch (0x11, AS3 clients): the same, plus integers, dense arrays, ByteArrays and the
+ *    three AMF3 reference tables. Bails on XML, vectors, dictionaries, externalizable classes, AMF3 arrays
+ *    with an associative part, invalid UTF-8, keys `__proto__` (and `length` in ECMA arrays), nesting deeper
+ *    than 64, and anything malformed (the host codec then reports the coded error).
  *  - encoding: what core.js isPlainData accepts (primitives, dates, plain objects and dense arrays of them,
  *    at most 16 deep), written as src/amf/amf0.ts writes it (references for repeated objects, dates with
  *    time zone 0, long strings above 65535 bytes, lone surrogates as U+FFFD).
@@ -176,8 +178,18 @@ function ssasAmf(S) {
         return utf8(u32());
       case 0x10:
         return typedObject(utf8(u16()));
+      case 0x11: {
+        // One AMF3 value with fresh tables (AMF0 spec 3.1), nesting counted on.
+        var saved = t3;
+        t3 = { strings: [], objects: [], traits: [] };
+        try {
+          return value3();
+        } finally {
+          t3 = saved;
+        }
+      }
       default:
-        // 0x04 movieclip, 0x09 stray object end, 0x0e recordset, 0x0f XML document, 0x11 AMF3, unknown.
+        // 0x04 movieclip, 0x09 stray object end, 0x0e recordset, 0x0f XML document, unknown.
         throw BAIL;
     }
   }
@@ -223,6 +235,155 @@ function ssasAmf(S) {
     return obj;
   }
 
+  // --- AMF3 behind the 0x11 switch (what AS3 clients send) ---------------------------------------------
+
+  /** @type {{ strings: string[], objects: any[], traits: any[] }} */
+  var t3 = { strings: [], objects: [], traits: [] };
+
+  function u29() {
+    var v = 0;
+    for (var i = 0; i < 3; i++) {
+      if (pos >= end) throw BAIL;
+      var b = buf[pos++];
+      if (b < 0x80) return (v << 7) | b;
+      v = (v << 7) | (b & 0x7f);
+    }
+    if (pos >= end) throw BAIL;
+    v = (v << 8) | buf[pos++];
+    return v >>> 0;
+  }
+
+  function string3() {
+    var u = u29();
+    if ((u & 1) === 0) {
+      var idx = u >>> 1;
+      if (idx >= t3.strings.length) throw BAIL;
+      return t3.strings[idx];
+    }
+    var n = u >>> 1;
+    if (n === 0) return '';
+    var str = utf8(n);
+    t3.strings.push(str);
+    return str;
+  }
+
+  function objectRef3(u) {
+    var idx = u >>> 1;
+    if (idx >= t3.objects.length) throw BAIL;
+    var v = t3.objects[idx];
+    return v instanceof Uint8Array ? wrapBytes(v) : v;
+  }
+
+  /** A ByteArray facade per occurrence, over the same bytes (as fromHost wraps each one it meets). */
+  function wrapBytes(bytes) {
+    return S.makeByteArray ? S.makeByteArray(bytes) : bytes;
+  }
+
+  function value3() {
+    if (pos >= end) throw BAIL;
+    var m = buf[pos++];
+    var u;
+    switch (m) {
+      case 0x00:
+        return undefined;
+      case 0x01:
+        return null;
+      case 0x02:
+        return false;
+      case 0x03:
+        return true;
+      case 0x04:
+        return (u29() << 3) >> 3;
+      case 0x05:
+        return f64();
+      case 0x06:
+        return string3();
+      case 0x08: {
+        u = u29();
+        if ((u & 1) === 0) return objectRef3(u);
+        var d = new Date(f64());
+        t3.objects.push(d);
+        return d;
+      }
+      case 0x09: {
+        u = u29();
+        if ((u & 1) === 0) return objectRef3(u);
+        var dense = u >>> 1;
+        if (dense > end - pos) throw BAIL;
+        // An associative part: the general path orders its conversions differently; rare, so it bails.
+        if (string3() !== '') throw BAIL;
+        enter();
+        var arr = [];
+        t3.objects.push(arr);
+        for (var i = 0; i < dense; i++) arr[i] = value3();
+        depth--;
+        return arr;
+      }
+      case 0x0a:
+        return object3();
+      case 0x0c: {
+        u = u29();
+        if ((u & 1) === 0) return objectRef3(u);
+        var n = u >>> 1;
+        if (n > end - pos) throw BAIL;
+        var bytes = buf.slice(pos, pos + n);
+        pos += n;
+        t3.objects.push(bytes);
+        return wrapBytes(bytes);
+      }
+      default:
+        // XML, XMLDocument, vectors, dictionaries, unknown markers.
+        throw BAIL;
+    }
+  }
+
+  function object3() {
+    var u = u29();
+    if ((u & 1) === 0) return objectRef3(u);
+    var traits;
+    if ((u & 2) === 0) {
+      var idx = u >>> 2;
+      if (idx >= t3.traits.length) throw BAIL;
+      traits = t3.traits[idx];
+    } else if ((u & 4) !== 0) {
+      throw BAIL; // externalizable: the host's registry reads it
+    } else {
+      var count = u >>> 4;
+      if (count * 2 > end - pos) throw BAIL;
+      var cls = string3();
+      var sealed = [];
+      for (var i = 0; i < count; i++) sealed.push(string3());
+      traits = { cls: cls, dynamic: (u & 8) !== 0, sealed: sealed };
+      t3.traits.push(traits);
+    }
+    var ctor = traits.cls !== '' ? S.classes.get(traits.cls) : undefined;
+    var obj = ctor ? Object.create(ctor.prototype) : {};
+    if (ctor) {
+      if (typed === null) typed = [];
+      typed.push(0, obj, ctor);
+    }
+    enter();
+    t3.objects.push(obj);
+    for (var j = 0; j < traits.sealed.length; j++) member3(obj, ctor, traits.sealed[j]);
+    if (traits.dynamic) {
+      for (;;) {
+        var key = string3();
+        if (key === '') break;
+        member3(obj, ctor, key);
+      }
+    }
+    depth--;
+    if (ctor) /** @type {any[]} */ (typed).push(2, obj, ctor);
+    return obj;
+  }
+
+  function member3(obj, ctor, key) {
+    if (key === '__proto__') throw BAIL;
+    var v = value3();
+    if (ctor) /** @type {any[]} */ (typed).push(1, obj, key, v);
+    else obj[key] = v;
+  }
+
   function replayTyped(list) {
     for (var i = 0; i < list.length; ) {
       var op = list[i];
@@ -253,6 +414,7 @@ function ssasAmf(S) {
     refs = [];
     depth = 0;
     typed = null;
+    t3 = { strings: [], objects: [], traits: [] };
     var out = [];
     try {
       while (pos < end) out.push(value());

@@ -239,16 +239,18 @@ async function profileCalls(apps, o, plain) {
     return null;
   }
   const rows = [
-    ['in', /onCall .*script-logic/, 'ScriptLogic.onCall: toIsolate(args), queueing the event, #pump when a dispatch can start'],
-    ['in', /#pump .*runtime/, 'ScriptRuntime #pump (from onCall, or when ops arrive): the batch cloned, the async apply started'],
+    ['in', /decodeCommandHead .*command/, 'decodeCommandHead: name and transaction id (the arguments stay bytes)'],
+    ['in', /onRawCall .*script-logic/, 'ScriptLogic.onRawCall: the call packed as a record into the runtime\'s buffer'],
+    ['in', /#pump .*runtime/, 'ScriptRuntime #pump (end of the I/O phase, or when ops arrive): the batch cloned, the async apply started'],
     ['in', /ExternalCopySerialized::ExternalCopySerialized/, '  of which serializing the event batch (structured clone)'],
     ['in', /Phase2RunnerIgnored::Run|Phase3Success::Run/, 'a finished dispatch\'s ops handed to Node: copied in, #processOps, each call answered'],
     ['in', /ExternalCopy::CopyIntoCheckHeap|ExternalCopySerialized::CopyInto/, '  of which copying the ops into Node (structured clone)'],
-    ['in', /sendResult .*session/, '  of which session.sendResult: encoding and queueing _result (the plain server does it too)'],
+    ['in', /#onResults .*runtime/, '  of which #onResults: the encoded results handed to their calls'],
+    ['in', /encodedResultMessage .*command|sendResult .*session/, '  of which framing and queueing each _result (the plain server encodes it too)'],
     ['in', /^futex_wake$/, 'futex_wake: waking the isolate thread'],
     ['self', /Serializer|Deserializer/, 'self: V8 ValueSerializer / ValueDeserializer (every structured clone)'],
     ['self', /Scaveng|MarkCompact|Heap::|Sweeper|Marking/, 'self: garbage collection on the event loop thread'],
-    ['self', /dist\/script\/marshal/, 'self: ssas marshal.js'],
+    ['self', /dist\/script\/marshal/, 'self: ssas marshal.js (general path only: not on the fast path)'],
   ];
   const file = path.join(os.tmpdir(), `ssas-bench-bridge-${process.pid}.data`);
   process.stderr.write(chalk.dim('  profiling the sandbox server with perf ...\n'));

@@ -217,6 +217,22 @@ export class RtmpClient {
     });
   }
 
+  /**
+   * Calls a server method whose arguments are already encoded (AMF0 values, possibly behind the 0x11 AMF3
+   * switch, as Flash Player sends them): tests of the server's decoding, and of bytes our encoder never
+   * writes. Sent as a type 20 command.
+   */
+  callEncoded(method: string, encodedArgs: Uint8Array): Promise<AmfValue> {
+    if (this.#closed) return Promise.reject(new NetError('ERR_NET_CLOSED', 'connection is closed'));
+    const txn = this.#nextTxn++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(txn, { resolve, reject });
+      const head = commandMessage(0, method, txn, null, [], { objectEncoding: this.objectEncoding });
+      head.payload = Buffer.concat([head.payload, encodedArgs]);
+      this.conn.send(head);
+    });
+  }
+
   /** Calls a server method without asking for a result (transaction 0). */
   send(method: string, ...args: AmfValue[]): void {
     this.#sendCommand(0, method, 0, null, args);

@@ -75,7 +75,7 @@ function writeUnits(b: Buffer, at: number, s: string): number {
 }
 
 const MAX_BATCH = 256;
-const MAX_INFLIGHT = Number(process.env.SSAS_INFL || 3);
+const MAX_INFLIGHT = 3;
 const WATCHDOG_MS = 100;
 
 /**

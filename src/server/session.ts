@@ -255,16 +255,14 @@ export class ClientSession {
   }
 
   /**
-   * The fast path of a client call to an application whose logic takes encoded arguments (the sandbox):
-   * not for what the session answers itself, nor for arguments that start AMF3-switched (AS3 clients; the
-   * sandbox decodes AMF0 only, and the host would be asked anyway). Returns false to take the general path.
+   * The fast path of a client call to an application whose logic takes encoded arguments (the sandbox),
+   * except for what the session answers itself. Returns false to take the general path.
    */
   #rawCallable(head: CommandHead): boolean {
     const logic = this.instance?.logic;
     const name = head.name;
     if (!logic?.onRawCall || name.length > 1024 || RESERVED.has(name) || ENCODER_CALLS.has(name) || NOT_RAW.has(name)) return false;
     const raw = head.rawArgs!;
-    if (raw.length > 0 && raw[0] === 0x11) return false;
     const cmd = { name, transactionId: head.transactionId } as Command;
     const call: RawCall = { name, args: raw, decodeArgs: () => completeCommand(head).args };
     try {
