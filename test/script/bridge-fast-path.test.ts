@@ -1,0 +1,1387 @@
+/**
+ * The bridge fast path of client calls (session #rawCallable -> ScriptLogic.onRawCall -> ScriptRuntime.rawCall
+ * -> sandbox/application.js rcall, sandbox/amf.js decodeArgs/writeResult) checked against the general path
+ * (host codec + marshal.ts toIsolate/fromIsolate + core.js fromHost/toHost + Amf0Writer), which is the
+ * reference: the script must see the same values and the client must get the same bytes.
+ *
+ * How the general path is forced for the very same argument bytes: every method of the test application
+ * takes one leading "route" argument that it ignores. The FAST route sends it as AMF0 null (0x05), so the
+ * session hands the argument bytes to the sandbox; the GENERAL route sends it as an AMF3-switched null
+ * (0x11 0x01), and the session never takes the fast path when the arguments start with 0x11 (it decodes them
+ * with the host codec and sends a `call` event through ScriptLogic.onCall, the path every call took before the
+ * fast path existed). The AMF3 value has its own tables, so the AMF0 bytes that follow it decode with the same
+ * reference table on both routes. Results travel back the same way: encoded by sandbox/amf.js on the fast
+ * route when plain data, converted and encoded by the host on the general route; the raw `_result` payloads
+ * are compared byte for byte. This runs both paths end to end through a real server and real connections,
+ * with no model of either path in the test.
+ *
+ * To make sure the fast path is really exercised (and a differential test cannot pass by both calls taking the
+ * general path), the test counts, without changing behaviour, the sandbox's host calls (an argument decode
+ * that bailed asks the host: hostCall 'decodeArgs') and the outcome kinds ScriptLogic.onRawCall reports
+ * ('encoded' = result written by sandbox/amf.js).
+ *
+ * Cases marked KNOWN MISMATCH fail on purpose: they show a difference between the two paths (input, expected
+ * and actual outcome in the comment at each). They are kept failing so that the difference stays visible until
+ * the paths agree. The generated-case tests set aside exactly one known class of difference (isBailConversionMismatch,
+ * shown by its own KNOWN MISMATCH test) so that it cannot hide other differences; FP_DEBUG=1 prints how many
+ * generated cases showed it, and the server's log.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { createServer } from '../../src/server/create';
+import type { Server } from '../../src/server/server';
+import { RtmpClient, type RtmpClientOptions } from '../../src/net/rtmp-client';
+import { addLogSink, setLogLevel } from '../../src/logger';
+import { decodeCommand } from '../../src/rtmp/command';
+import { MessageType } from '../../src/rtmp/types';
+import { AmfDictionary, AmfVector, ecmaArray, encodeAmf0, encodeAmf0With, typedObject, type AmfValue } from '../../src/amf';
+import type { ScriptLogic } from '../../src/script/script-logic';
+import type { CallOutcome } from '../../src/server/app-logic';
+import type { SsasError } from '../../src/errors';
+import { makeTempDir, removeDir } from '../support';
+import { AmfGenerator, Rng, expectAmfEqual } from '../amf/amf-test-utils';
+
+// ------------------------------------------------------------------------------------------------ the app
+
+/** The test application (ES3 style, as legacy main.asc files are written). */
+const MAIN_ASC = String.raw`
+var clog = [];
+var marks = 0;
+
+function keysOf(o) {
+  var k = [];
+  for (var p in o) k.push(p);
+  return k.join('/');
+}
+
+function Point() {
+  clog.push('ctor:Point[' + keysOf(this) + ']');
+  this.fromCtor = 'c';
+}
+Point.prototype.onInitialize = function () {
+  clog.push('init:Point[' + keysOf(this) + ']');
+};
+application.registerClass('com.example.Point', Point);
+
+function Foo() {
+  clog.push('ctor:Foo');
+}
+Foo.prototype.onInitialize = function () {
+  clog.push('init:Foo(' + this.id + ')');
+};
+Foo.prototype.kind = 'foo';
+application.registerClass('Foo', Foo);
+
+function hex4(c) {
+  var h = c.toString(16);
+  while (h.length < 4) h = '0' + h;
+  return h;
+}
+
+function esc(s) {
+  var i, c;
+  if (s.length > 300) {
+    var h = 0;
+    for (i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) % 4294967296;
+    return 'long(' + s.length + ',' + h + ',' + esc(s.substring(0, 16)) + ')';
+  }
+  var o = '';
+  for (i = 0; i < s.length; i++) {
+    c = s.charCodeAt(i);
+    o += c >= 0x20 && c < 0x7f && c != 0x5c && c != 0x22 ? s.charAt(i) : '\\u' + hex4(c);
+  }
+  return '"' + o + '"';
+}
+
+function protoName(o) {
+  var p = Object.getPrototypeOf(o);
+  if (p === Object.prototype) return 'Object';
+  if (p === Array.prototype) return 'Array';
+  if (p === Point.prototype) return 'Point';
+  if (p === Foo.prototype) return 'Foo';
+  if (p === Date.prototype) return 'Date';
+  if (p === null) return 'null';
+  return 'other:' + Object.prototype.toString.call(o);
+}
+
+function flags(o, k) {
+  var d = Object.getOwnPropertyDescriptor(o, k);
+  if (!d) return '^';
+  return (d.get || d.set ? 'acc' : '') + (d.writable ? 'w' : '') + (d.enumerable ? 'e' : '') + (d.configurable ? 'c' : '');
+}
+
+function num(v) {
+  if (v !== v) return 'NaN';
+  if (v === 0 && 1 / v < 0) return '-0';
+  return 'n' + String(v);
+}
+
+function desc(v, path, seen) {
+  if (v === null) return 'null';
+  var t = typeof v;
+  if (t === 'undefined') return 'undefined';
+  if (t === 'boolean') return String(v);
+  if (t === 'number') return num(v);
+  if (t === 'string') return esc(v);
+  if (t !== 'object') return t;
+  for (var i = 0; i < seen.length; i++) if (seen[i].o === v) return '@' + seen[i].p;
+  seen.push({ o: v, p: path });
+  var out = protoName(v);
+  if (v instanceof Date) return out + '(' + num(v.getTime()) + ')';
+  if (Array.isArray(v)) out += '#' + v.length;
+  var parts = [];
+  for (var k in v) parts.push(esc(k) + flags(v, k) + '=' + desc(v[k], path + '.' + k, seen));
+  var own = Object.getOwnPropertyNames(v);
+  for (var j = 0; j < own.length; j++) {
+    if (Array.isArray(v) && own[j] === 'length') continue;
+    if (!Object.prototype.propertyIsEnumerable.call(v, own[j])) parts.push('!' + esc(own[j]));
+  }
+  return out + '{' + parts.join(',') + '}' + (Object.isExtensible(v) ? '' : '(frozen)');
+}
+
+function takeLog() {
+  var l = clog.join(';');
+  clog = [];
+  return l;
+}
+
+/** A canonical description of the arguments after the route argument, and of the class work their decoding did. */
+Client.prototype.describe = function (route) {
+  var log = takeLog();
+  var seen = [];
+  var r = [];
+  for (var i = 1; i < arguments.length; i++) r.push(desc(arguments[i], '$' + i, seen));
+  return (arguments.length - 1) + '|' + log + '|' + r.join('|');
+};
+
+Client.prototype.echo = function (route, v) {
+  clog = [];
+  return v;
+};
+
+Client.prototype.echoAll = function (route) {
+  clog = [];
+  return Array.prototype.slice.call(arguments, 1);
+};
+
+var fixtures = {
+  nested: function () { return { a: { b: { c: [1, 'x', true, null, { d: [] }] } }, e: {} }; },
+  repeated: function () { var o = { k: 1 }; var a = [o]; return [o, o, { p: o, q: a }, a, [a]]; },
+  cycle: function () { var o = { name: 'self' }; o.self = o; o.list = [o, { up: o }]; return o; },
+  arrayCycle: function () { var a = [1]; a.push(a); a.push({ a: a }); return a; },
+  dates: function () { var d = new Date(1234567890123); return [new Date(0), new Date(-1), new Date(8.64e15), new Date(NaN), d, d, { when: d }]; },
+  numbers: function () { return [0, -0, NaN, Infinity, -Infinity, 5e-324, 1.7976931348623157e308, -123.456, 4294967296]; },
+  undefinedMembers: function () { return { a: undefined, b: [undefined, null], c: { d: undefined } }; },
+  longAscii: function () { var s = ''; while (s.length < 70000) s += 'abcdefghij'; return s; },
+  longMultibyte: function () { var s = ''; while (s.length < 40000) s += '\u00e9'; return s; },
+  shortBig: function () { var s = ''; while (s.length < 21846) s += 'a'; return s; },
+  exact65535: function () { var s = ''; while (s.length < 65535) s += 'a'; return [s, s + 'b']; },
+  multibyteNearLimit: function () { var s = ''; while (s.length < 21845) s += '\u20ac'; return [s, s + '\u20ac', s + 'a']; },
+  longInObject: function () { var s = ''; while (s.length < 66000) s += 'q'; return { text: s, after: 1 }; },
+  surrogates: function () { return ['\ud800', 'a\udc00b', '\ud83d\ude00', '\udbff\udfff', '\ud800\ud800\udc00', '\udc00\ud800', 'x\ud800', '\ufffd\ufeff\u0000']; },
+  surrogateKeys: function () { var o = {}; o['\ud800'] = 1; o['\ud83d\ude00'] = 2; o['\u0000'] = 3; return o; },
+  keys: function () { return { '': 1, '2': 'b', '1': 'a', z: 'last', '01': 'x', '-1': 'y', '4294967295': 'big', constructor: 'c', hasOwnProperty: 'h' }; },
+  many: function () {
+    var list = [];
+    for (var i = 0; i < 100; i++) list.push({ i: i });
+    return { list: list, again: [list[0], list[62], list[63], list[64], list[65], list[99]], self: list };
+  },
+  huge: function () {
+    var list = [];
+    for (var i = 0; i < 70000; i++) list.push({});
+    return [list, list[3], list[65533], list[65534], list[65535], list[65536], list[69999]];
+  },
+  depth17: function () { var v = 'leaf'; for (var i = 0; i < 17; i++) v = [v]; return v; },
+  depth18: function () { var v = 'leaf'; for (var i = 0; i < 18; i++) v = { v: v }; return v; },
+  holes: function () { var a = [1, , 3]; return a; },
+  namedOnArray: function () { var a = [1, 2]; a.name = 'n'; return a; },
+  sparse: function () { var a = []; a[4] = 'e'; return a; },
+  classInstance: function () { var p = new Point(); p.x = 1; p.y = 2; clog = []; return { p: p, q: [p] }; },
+  classInstanceFoo: function () { var f = new Foo(); f.id = 'r'; clog = []; return f; },
+  inherited: function () { function P() { this.own = 1; } P.prototype.inh = 2; return new P(); },
+  inheritedCreate: function () { var o = Object.create({ inh: 'x' }); o.own = 'y'; return [o]; },
+  nullProto: function () { var o = Object.create(null); o.k = 1; return o; },
+  fn: function () { return function () {}; },
+  fnMember: function () { return { a: 1, f: function () {}, b: 2 }; },
+  tagKey: function () { var o = { a: 1 }; o['\u0001'] = 'T'; o.b = 2; return o; },
+  boxed: function () { return [new Boolean(false), new String('ab'), new Number(3)]; },
+  error: function () { return new Error('boom'); },
+  client: function () { return application.clients.length > 0 ? 'has clients' : 'none'; },
+  map: function () { var m = new Map(); m.set('a', 1); return { m: m }; },
+  empty: function () { return [{}, [], '', 0, false, null, undefined]; },
+  undef: function () { return undefined; },
+  nothing: function () {},
+  getter: function () { var k = 0; return { get n() { return ++k; } }; },
+  throwingGetter: function () { return { a: 1, get bad() { throw new Error('getter failed'); } }; },
+  nanRuntime: function () { var inf = Infinity; return [inf - inf, 0 * inf, Math.sqrt(-1), Math.log(-1), NaN, 0 / 0]; },
+};
+
+Client.prototype.fixture = function (route, name) {
+  return fixtures[name]();
+};
+
+/** Returns the client facade itself (a host object: the general path writes its snapshot). */
+Client.prototype.self = function (route) {
+  return this;
+};
+
+Client.prototype.noteThen = function (route, x) {
+  this.call('onNote', null, 'before:' + x);
+  trace('noteThen ' + x);
+  return x;
+};
+
+Client.prototype.noteAfterResultOf = function (route, x) {
+  this.call('onNote', null, 'second:' + x);
+  return { x: x };
+};
+
+Client.prototype.instanceResult = function (route, x) {
+  this.call('onNote', null, 'instance:' + x);
+  var p = new Point();
+  clog = [];
+  p.x = x;
+  return p;
+};
+
+/** Client calls of "relay" go to this client's NetConnection from now on (application.registerProxy). */
+Client.prototype.becomeProxy = function (route) {
+  application.registerProxy('relay', this);
+  return true;
+};
+
+/** A script-defined encoder call: the session answers it through the general path (never the fast path). */
+Client.prototype.FCPublish = function (route, name) {
+  return 'fc:' + name;
+};
+
+Client.prototype.mark = function (route) {
+  marks++;
+  return marks;
+};
+
+Client.prototype.marks = function (route) {
+  return marks;
+};
+`;
+
+/** An application that puts an accessor and a read-only property on Object.prototype (legal in any ES5 engine). */
+const TRAP_ASC = String.raw`
+var hits = [];
+Object.defineProperty(Object.prototype, 'trap', {
+  configurable: true,
+  enumerable: false,
+  get: function () { return 'inherited'; },
+  set: function (v) { hits.push(String(v)); },
+});
+Object.defineProperty(Object.prototype, 'fixed', { value: 'proto', writable: false, enumerable: false, configurable: true });
+
+/** Unknown method names starting with "boom" make __resolve throw (findMethod runs it). */
+Client.prototype.__resolve = function (name) {
+  if (String(name).indexOf('boom') === 0) throw new Error('cannot resolve ' + name);
+  return undefined;
+};
+
+Client.prototype.ok = function (route, x) {
+  return 'ok:' + x;
+};
+
+Client.prototype.look = function (route, o) {
+  var h = hits.join(',');
+  hits = [];
+  return 'trap own=' + Object.prototype.hasOwnProperty.call(o, 'trap') + ' value=' + o.trap + ' hits=' + h +
+    '; fixed own=' + Object.prototype.hasOwnProperty.call(o, 'fixed') + ' value=' + o.fixed;
+};
+`;
+
+// ------------------------------------------------------------------------------------------------ server
+
+let server: Server;
+let base: string;
+const apps = makeTempDir('bridge-fast');
+const logs: string[] = [];
+let removeSink: () => void;
+const logics = new Map<string, ScriptLogic>();
+/** Outcome kinds of fast-path calls as ScriptLogic.onRawCall reported them, by method name. */
+const outcomes: { name: string; kind: CallOutcome['kind'] }[] = [];
+
+beforeAll(async () => {
+  fs.mkdirSync(path.join(apps, 'fp'));
+  fs.writeFileSync(path.join(apps, 'fp', 'main.asc'), MAIN_ASC);
+  fs.mkdirSync(path.join(apps, 'fptrap'));
+  fs.writeFileSync(path.join(apps, 'fptrap', 'main.asc'), TRAP_ASC);
+  setLogLevel('info');
+  removeSink = addLogSink((r) => logs.push(`${r.level} ${r.namespace} ${r.message}`));
+  server = createServer({
+    appsDir: apps,
+    port: 0,
+    onScriptLogic: (logic) => {
+      logics.set(logic.instance.app.name, logic);
+      // A pass-through recorder: the real onRawCall runs and answers exactly as it would.
+      const real = logic.onRawCall.bind(logic);
+      logic.onRawCall = (session, call, respond) =>
+        real(session, call, (outcome) => {
+          outcomes.push({ name: call.name, kind: outcome.kind });
+          respond(outcome);
+        });
+    },
+  });
+  base = (await server.listen()).url;
+});
+
+afterAll(async () => {
+  if (process.env.FP_DEBUG) {
+    console.log(logs.filter((l) => !l.startsWith('debug')).join('\n'));
+    console.log(`generated cases showing the bail-conversion mismatch: ${absorbed.length}\n${absorbed.join('\n')}`);
+  }
+  for (const p of open) p.close();
+  await server.close();
+  removeSink();
+  removeDir(apps);
+});
+
+// ------------------------------------------------------------------------------------------------ client
+
+interface Reply {
+  name: string;
+  txn: number;
+  payload: Buffer;
+  value: AmfValue;
+}
+
+const open = new Set<Probe>();
+
+/**
+ * A real RtmpClient that can also send calls whose arguments are given as AMF0 bytes, and that records the
+ * raw payload of every _result/_error and the order of every command it receives.
+ */
+class Probe {
+  readonly client: RtmpClient;
+  /** Commands received on stream 0, in order: "_result#txn", "onNote:<first arg>"... */
+  readonly seen: string[] = [];
+  readonly closed: Promise<SsasError | undefined>;
+  #txn = 1_000_000;
+  #waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+
+  private constructor(client: RtmpClient) {
+    this.client = client;
+    const inner = client.conn.onMessage;
+    client.conn.onMessage = (msg) => {
+      if ((msg.type === MessageType.CommandAmf0 || msg.type === MessageType.CommandAmf3) && msg.streamId === 0) {
+        const cmd = decodeCommand(msg);
+        if (cmd.name === '_result' || cmd.name === '_error') {
+          this.seen.push(`${cmd.name}#${cmd.transactionId}`);
+          const w = this.#waiting.get(cmd.transactionId);
+          if (w) {
+            this.#waiting.delete(cmd.transactionId);
+            w.resolve({ name: cmd.name, txn: cmd.transactionId, payload: msg.payload, value: cmd.args[0] });
+            return;
+          }
+        } else {
+          this.seen.push(`${cmd.name}:${String(cmd.args[0])}`);
+        }
+      }
+      inner(msg);
+    };
+    this.closed = new Promise((resolve) => {
+      client.onClose = (err) => {
+        open.delete(this);
+        for (const w of this.#waiting.values()) w.reject(new Error(`connection closed${err ? `: ${err.code}` : ''}`));
+        this.#waiting.clear();
+        resolve(err);
+      };
+    });
+    open.add(this);
+  }
+
+  static async open(app = 'fp', opts: RtmpClientOptions = {}): Promise<Probe> {
+    const c = await RtmpClient.connect(`${base}/${app}`, opts);
+    return new Probe(c);
+  }
+
+  get isClosed(): boolean {
+    return this.client.closed;
+  }
+
+  /** Sends `name` with these argument bytes (after the null command object) and resolves with the reply. */
+  raw(name: string, args: Buffer, opts: { type17?: boolean } = {}): Promise<Reply> {
+    const txn = this.#txn++;
+    let payload = Buffer.concat([encodeAmf0(name, txn, null), args]);
+    let type: number = MessageType.CommandAmf0;
+    if (opts.type17) {
+      payload = Buffer.concat([Buffer.alloc(1), payload]);
+      type = MessageType.CommandAmf3;
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(txn, { resolve, reject });
+      this.client.sendRaw({ type, streamId: 0, timestamp: 0, csid: 3, payload });
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ bytes
+
+const FAST = Buffer.from([0x05]);
+const GENERAL = Buffer.from([0x11, 0x01]);
+
+const u8 = (...b: number[]): Buffer => Buffer.from(b);
+const u16 = (n: number): Buffer => u8(n >>> 8, n & 0xff);
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const key = (s: string | Buffer): Buffer => {
+  const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  return Buffer.concat([u16(b.length), b]);
+};
+const A = {
+  num: (n: number): Buffer => encodeAmf0(n),
+  str: (s: string | Buffer): Buffer => Buffer.concat([u8(0x02), key(s)]),
+  long: (s: string): Buffer => {
+    const b = Buffer.from(s, 'utf8');
+    return Buffer.concat([u8(0x0c), u32(b.length), b]);
+  },
+  obj: (entries: [string | Buffer, Buffer][]): Buffer => Buffer.concat([u8(0x03), ...entries.flatMap(([k, v]) => [key(k), v]), u8(0, 0, 9)]),
+  ecma: (entries: [string, Buffer][]): Buffer =>
+    Buffer.concat([u8(0x08), u32(entries.length), ...entries.flatMap(([k, v]) => [key(k), v]), u8(0, 0, 9)]),
+  typed: (cls: string, entries: [string, Buffer][]): Buffer =>
+    Buffer.concat([u8(0x10), key(cls), ...entries.flatMap(([k, v]) => [key(k), v]), u8(0, 0, 9)]),
+  strict: (items: Buffer[]): Buffer => Buffer.concat([u8(0x0a), u32(items.length), ...items]),
+  ref: (i: number): Buffer => Buffer.concat([u8(0x07), u16(i)]),
+  date: (ms: number, tz = 0): Buffer => {
+    const b = Buffer.alloc(11);
+    b[0] = 0x0b;
+    b.writeDoubleBE(ms, 1);
+    b.writeInt16BE(tz, 9);
+    return b;
+  },
+  xml: (s: string): Buffer => {
+    const b = Buffer.from(s, 'utf8');
+    return Buffer.concat([u8(0x0f), u32(b.length), b]);
+  },
+  nul: u8(0x05),
+  undef: u8(0x06),
+  bool: (v: boolean): Buffer => u8(0x01, v ? 1 : 0),
+};
+
+/** The AMF0 bytes of the value of a `_result` (after name, transaction id and the null command object). */
+function resultValueBytes(r: Reply): Buffer {
+  const head = encodeAmf0(r.name, r.txn, null);
+  expect(r.payload.subarray(0, head.length).equals(head)).toBe(true);
+  return r.payload.subarray(head.length);
+}
+
+function hex(b: Buffer, max = 200): string {
+  const h = b.subarray(0, max).toString('hex');
+  return b.length > max ? `${h}... (${b.length} bytes)` : h;
+}
+
+/** The reply to `name` with `args` on the fast route and on the general route. */
+async function both(p: Probe, name: string, args: Buffer): Promise<{ fast: Reply; general: Reply }> {
+  const fast = await p.raw(name, Buffer.concat([FAST, args]));
+  const general = await p.raw(name, Buffer.concat([GENERAL, args]));
+  return { fast, general };
+}
+
+/** Host calls made by the fp instance's sandbox so far (a fast-path decode that bailed makes one). */
+function hostCalls(app = 'fp'): number {
+  return logics.get(app)!.runtime!.counters.hostCalls;
+}
+
+function lastOutcome(name: string): CallOutcome['kind'] | undefined {
+  for (let i = outcomes.length - 1; i >= 0; i--) if (outcomes[i].name === name) return outcomes[i].kind;
+  return undefined;
+}
+
+/** The error code of the "closing on CODE" line the server logged since log index `from`. */
+function closeCode(from: number): string | null {
+  for (let i = from; i < logs.length; i++) {
+    const m = /closing on ([^:\s]+)/.exec(logs[i]);
+    if (m) return m[1];
+    // A result an AMF0 client cannot receive (session #encodeFailure).
+    if (/disconnecting AMF0 client: .* needs AMF3/.test(logs[i])) return 'ERR_AMF_AMF3_ONLY';
+  }
+  return null;
+}
+
+/** What the general path answers when the sandbox failed outside the script (dispatch's internalError). */
+const INTERNAL_ERROR = '_error {"level":"error","code":"NetConnection.Call.Failed","description":"Internal error."}';
+
+/**
+ * Calls through a Probe that it reopens when the server closed it, and gives each call's outcome as one string:
+ * "_result <value>" (the value's AMF0 bytes in hex with `bytes`), "_error <info JSON>", "closed <code>" or, with
+ * `limitMs`, "no reply" (only used where a path is known to hang, to fail with a message instead of a timeout).
+ */
+class Caller {
+  #p: Probe | null = null;
+  constructor(
+    readonly app = 'fp',
+    readonly opts: RtmpClientOptions = {},
+  ) {}
+
+  async probe(): Promise<Probe> {
+    if (!this.#p || this.#p.isClosed) this.#p = await Probe.open(this.app, this.opts);
+    return this.#p;
+  }
+
+  async outcome(name: string, args: Buffer, o: { type17?: boolean; bytes?: boolean; limitMs?: number } = {}): Promise<string> {
+    const p = await this.probe();
+    const from = logs.length;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const call = p.raw(name, args, o);
+      const r = o.limitMs
+        ? await Promise.race([call, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), o.limitMs)))])
+        : await call;
+      if (r === null) {
+        p.close();
+        return 'no reply';
+      }
+      if (o.bytes && r.name === '_result') return `_result ${resultValueBytes(r).toString('hex')}`;
+      return `${r.name} ${typeof r.value === 'string' ? r.value : JSON.stringify(r.value)}`;
+    } catch {
+      await p.closed;
+      return `closed ${closeCode(from)}`;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    this.#p?.close();
+  }
+}
+
+/** Calls `describe` on both routes; also tells whether the fast route decoded in the sandbox. */
+async function describeBoth(c: Caller, args: Buffer, o: { type17?: boolean } = {}): Promise<{ fast: string; general: string; decodedInSandbox: boolean }> {
+  await c.probe();
+  const before = hostCalls();
+  const fast = await c.outcome('describe', Buffer.concat([FAST, args]), o);
+  const decodedInSandbox = hostCalls() === before;
+  const general = await c.outcome('describe', Buffer.concat([GENERAL, args]), o);
+  return { fast, general, decodedInSandbox };
+}
+
+/**
+ * The KNOWN MISMATCH "conversion error after a bail closes the connection" (see its test): the arguments decode
+ * on the host, converting them for the script throws (marshal.ts toIsolate on the host or core.js fromHost in
+ * the sandbox), and the fast path reports bad input (connection closed, code "undefined") where the general
+ * path answers _error and keeps the connection.
+ */
+function isBailConversionMismatch(fast: string, general: string): boolean {
+  const known = fast === 'closed undefined' && general.startsWith('_error ');
+  if (known) absorbed.push(general);
+  return known;
+}
+
+/** Generated cases that showed that known mismatch (printed with FP_DEBUG=1). */
+const absorbed: string[] = [];
+
+// ================================================================================================= tests
+
+describe('argument decoding: the fast path gives the script what the general path gives it', () => {
+  it('generated AMF0 argument lists (seeded) describe identically on both routes', async () => {
+    const c = new Caller();
+    const rng = new Rng(0x5eed);
+    const gen = new AmfGenerator(rng, 4);
+    const mismatches: string[] = [];
+    let cases = 0;
+    let inSandbox = 0;
+    let replied = 0;
+    for (let i = 0; i < 300; i++) {
+      const values = gen.values('amf0');
+      const bytes = encodeAmf0With({ avmplus: true }, values);
+      const r = await describeBoth(c, bytes);
+      cases++;
+      if (r.decodedInSandbox) inSandbox++;
+      if (r.general.startsWith('_result')) replied++;
+      // The one known class of difference is shown by its own KNOWN MISMATCH test, not hidden: see there.
+      if (r.fast !== r.general && !isBailConversionMismatch(r.fast, r.general)) {
+        mismatches.push(`case ${i} args ${hex(bytes)}\n  fast:    ${r.fast.slice(0, 400)}\n  general: ${r.general.slice(0, 400)}`);
+      }
+    }
+    expect(cases).toBe(300);
+    // Both kinds of case must be well represented, or the comparison proves little.
+    expect(inSandbox).toBeGreaterThan(60);
+    expect(cases - inSandbox).toBeGreaterThan(30);
+    expect(replied).toBeGreaterThan(250);
+    expect(mismatches).toEqual([]);
+    c.close();
+  });
+
+  it('generated values without registered-class work describe identically (values only)', async () => {
+    // The same comparison restricted to argument lists whose decoding runs no class code, so that a
+    // difference in the order of constructor calls (see the KNOWN MISMATCH tests) cannot hide value differences.
+    const c = new Caller();
+    const rng = new Rng(0xc0ffee);
+    const gen = new AmfGenerator(rng, 5);
+    const mismatches: string[] = [];
+    let cases = 0;
+    let inSandbox = 0;
+    while (cases < 300) {
+      const values = gen.values('amf0');
+      const bytes = encodeAmf0With({ avmplus: true }, values);
+      if (bytes.includes(Buffer.from('com.example.Point')) || bytes.includes(Buffer.from([0x00, 0x03, 0x46, 0x6f, 0x6f]))) continue;
+      const r = await describeBoth(c, bytes);
+      cases++;
+      if (r.decodedInSandbox) inSandbox++;
+      if (r.fast !== r.general && !isBailConversionMismatch(r.fast, r.general)) {
+        mismatches.push(`args ${hex(bytes)}\n  fast:    ${r.fast.slice(0, 400)}\n  general: ${r.general.slice(0, 400)}`);
+      }
+    }
+    expect(inSandbox).toBeGreaterThan(60);
+    expect(mismatches).toEqual([]);
+    c.close();
+  });
+
+  it('strings: random valid and invalid UTF-8, long strings, the 4096-unit chunking', async () => {
+    const p = new Caller();
+    const rng = new Rng(77);
+    const pieces = [
+      [0x41],
+      [0xc3, 0xa9],
+      [0xe2, 0x82, 0xac],
+      [0xf0, 0x9f, 0x98, 0x80],
+      [0xf4, 0x8f, 0xbf, 0xbf],
+      [0xef, 0xbb, 0xbf], // BOM: kept by both decoders
+      [0xef, 0xbf, 0xbe], // U+FFFE
+      [0xed, 0x9f, 0xbf], // U+D7FF
+      [0xee, 0x80, 0x80], // U+E000
+      [0x00],
+    ];
+    const invalid = [[0x80], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf0, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5], [0xff], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3]];
+    const mismatches: string[] = [];
+    let inSandbox = 0;
+    let bailed = 0;
+    const N = 200;
+    for (let i = 0; i < N; i++) {
+      const parts: number[] = [];
+      const n = rng.int(0, 12);
+      for (let j = 0; j < n; j++) parts.push(...rng.pick(rng.chance(0.15) ? invalid : pieces));
+      const s = Buffer.from(parts);
+      const args = Buffer.concat([A.str(s), A.obj([[s, A.str(s)]])]);
+      const r = await describeBoth(p, args);
+      if (r.decodedInSandbox) inSandbox++;
+      else bailed++;
+      if (r.fast !== r.general) mismatches.push(`bytes ${hex(s)}\n  fast:    ${r.fast}\n  general: ${r.general}`);
+      // Both must equal what Node's (lenient) decoder gives.
+      const text = escJs(s.toString('utf8'));
+      expect(r.general).toBe(`_result 2||${text}|Object{${text}wec=${text}}`);
+    }
+    expect(inSandbox).toBeGreaterThan(40);
+    expect(bailed).toBeGreaterThan(20);
+    // Long strings and the decoder's 4096-unit chunks (a surrogate pair across a chunk boundary).
+    const specials = [
+      'a'.repeat(4095) + '\u{1F600}' + 'b'.repeat(10),
+      '\u00e9\u20ac\u{1F600}'.repeat(3000),
+      'z'.repeat(65535),
+      'z'.repeat(70000),
+      '\u20ac'.repeat(30000),
+    ];
+    for (const s of specials) {
+      for (const enc of [encodeAmf0(s), A.long(s)]) {
+        const r = await describeBoth(p, enc);
+        expect(r.decodedInSandbox).toBe(true);
+        if (r.fast !== r.general) mismatches.push(`special string of ${s.length} units\n  fast:    ${r.fast}\n  general: ${r.general}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    p.close();
+  });
+
+  it('hand-picked values decode in the sandbox exactly as on the host', async () => {
+    const p = new Caller();
+    const nanBits = (hi: number, lo = 0): Buffer => Buffer.concat([u8(0x00), u32(hi), u32(lo)]);
+    const cases: [string, Buffer, string][] = [
+      ['numbers', Buffer.concat([A.num(0), A.num(-0), A.num(NaN), A.num(Infinity), A.num(-Infinity), A.num(5e-324), A.num(0.1)]), '7||n0|-0|NaN|nInfinity|n-Infinity|n5e-324|n0.1'],
+      ['NaN payloads', Buffer.concat([nanBits(0xfff80000), nanBits(0x7ff00000, 1), nanBits(0x7ff80000, 0xdead)]), '3||NaN|NaN|NaN'],
+      ['booleans (any non-zero byte is true)', Buffer.concat([u8(0x01, 0), u8(0x01, 1), u8(0x01, 0xff)]), '3||false|true|true'],
+      ['null, undefined, unsupported', Buffer.concat([A.nul, A.undef, u8(0x0d)]), '3||null|undefined|undefined'],
+      [
+        'dates (time zone dropped, out of range is NaN, -0 is 0)',
+        Buffer.concat([A.date(1234567890123, -120), A.date(8.64e15 + 1), A.date(-0), A.date(NaN), A.date(1.5)]),
+        '5||Date(n1234567890123)|Date(NaN)|Date(n0)|Date(NaN)|Date(n1)',
+      ],
+      ['long string marker with a short string', A.long('abc'), '1||"abc"'],
+      ['empty key member, key order', A.obj([['', A.num(1)], ['b', A.num(2)], ['1', A.num(3)], ['a', A.num(4)]]), '1||Object{"1"wec=n3,""wec=n1,"b"wec=n2,"a"wec=n4}'],
+      ['duplicate keys: last value, first position', A.obj([['a', A.num(1)], ['b', A.num(2)], ['a', A.num(3)]]), '1||Object{"a"wec=n3,"b"wec=n2}'],
+      ['odd keys', A.obj([['constructor', A.num(1)], ['hasOwnProperty', A.num(2)], ['toString', A.str('t')], ['length', A.num(9)]]), '1||Object{"constructor"wec=n1,"hasOwnProperty"wec=n2,"toString"wec="t","length"wec=n9}'],
+      [
+        'references and cycles',
+        Buffer.concat([A.obj([['self', A.ref(0)], ['arr', A.strict([A.ref(0), A.ref(1)])]]), A.ref(1), A.ref(0)]),
+        '3||Object{"self"wec=@$1,"arr"wec=Array#2{"0"wec=@$1,"1"wec=@$1.arr}}|@$1.arr|@$1',
+      ],
+      ['strict array', A.strict([A.num(1), A.strict([]), A.obj([])]), '1||Array#3{"0"wec=n1,"1"wec=Array#0{},"2"wec=Object{}}'],
+      [
+        'ECMA array: an Array with named properties and index keys',
+        A.ecma([['a', A.num(1)], ['2', A.str('two')], ['-1', A.num(3)]]),
+        '1||Array#3{"2"wec="two","a"wec=n1,"-1"wec=n3}',
+      ],
+      ['ECMA array count field is only a hint', Buffer.concat([u8(0x08), u32(999), key('x'), A.num(1), u8(0, 0, 9)]), '1||Array#0{"x"wec=n1}'],
+      ['unregistered class name: a plain object', A.typed('com.example.Unknown', [['x', A.num(1)]]), '1||Object{"x"wec=n1}'],
+      [
+        'registered class: constructor, then properties, then onInitialize',
+        A.typed('com.example.Point', [['x', A.num(1)], ['y', A.num(2)]]),
+        '1|ctor:Point[onInitialize];init:Point[fromCtor/x/y/onInitialize]|Point{"fromCtor"wec="c","x"wec=n1,"y"wec=n2,"onInitialize"^=function}',
+      ],
+      [
+        'registered class nested and referenced',
+        Buffer.concat([A.typed('Foo', [['id', A.str('outer')], ['inner', A.typed('Foo', [['id', A.str('inner')], ['up', A.ref(0)]])]]), A.ref(1)]),
+        '2|ctor:Foo;ctor:Foo;init:Foo(inner);init:Foo(outer)|Foo{"id"wec="outer","inner"wec=Foo{"id"wec="inner","up"wec=@$1,"onInitialize"^=function,"kind"^="foo"},"onInitialize"^=function,"kind"^="foo"}|@$1.inner',
+      ],
+      ['empty argument list after the route', Buffer.alloc(0), '0||'],
+    ];
+    const wrong: string[] = [];
+    for (const [what, args, expected] of cases) {
+      const r = await describeBoth(p, args);
+      if (r.fast !== r.general) wrong.push(`${what}: fast ${r.fast} != general ${r.general}`);
+      if (!r.decodedInSandbox) wrong.push(`${what}: not decoded in the sandbox`);
+      if (r.general !== `_result ${expected}`) wrong.push(`${what}: general gave ${r.general}, expected _result ${expected}`);
+    }
+    expect(wrong).toEqual([]);
+    p.close();
+  });
+
+  it('an AMF3 client (type 17 commands) gets the fast path too, with the same values', async () => {
+    const c3 = new Caller('fp', { objectEncoding: 3 });
+    const rng = new Rng(3);
+    const gen = new AmfGenerator(rng, 3);
+    const wrong: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const bytes = encodeAmf0With({ avmplus: true }, gen.values('amf0'));
+      const r17 = await describeBoth(c3, bytes, { type17: true });
+      const r20 = await c3.outcome('describe', Buffer.concat([FAST, bytes]));
+      if (r17.fast !== r20 || (r17.fast !== r17.general && !isBailConversionMismatch(r17.fast, r17.general))) {
+        wrong.push(`args ${hex(bytes)}: type 17 fast ${r17.fast} / general ${r17.general} / type 20 fast ${r20}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    c3.close();
+    const p = await Probe.open('fp', { objectEncoding: 3 });
+    const r = await p.raw('echo', Buffer.concat([FAST, A.obj([['a', A.strict([A.num(1)])]])]), { type17: true });
+    expect(lastOutcome('echo')).toBe('encoded');
+    expect(resultValueBytes(r).equals(encodeAmf0({ a: [1] }))).toBe(true);
+    p.close();
+  });
+});
+
+/**
+ * True when a generated value holds an AMF3 Dictionary with a string key too long for an AMF0 object key: the
+ * script sees it as an object with that key, and a result holding it cannot be written by the host (ERR_AMF_LIMIT
+ * while the ops are processed: the call is never answered, on either path).
+ */
+function hasLongDictionaryKey(values: AmfValue[]): boolean {
+  const seen = new Set<object>();
+  const walk = (v: unknown): boolean => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return false;
+    seen.add(v);
+    if (v instanceof AmfDictionary) {
+      for (const [k, val] of v.entries) if ((typeof k === 'string' && k.length > 20000) || walk(k) || walk(val)) return true;
+      return false;
+    }
+    if (v instanceof AmfVector) return v.items.some(walk);
+    return Object.values(v).some(walk);
+  };
+  return values.some(walk);
+}
+
+/** The description string the test app's esc() gives. */
+function escJs(s: string): string {
+  if (s.length > 300) throw new Error('escJs: long strings are hashed by the app');
+  let o = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    o += c >= 0x20 && c < 0x7f && c !== 0x5c && c !== 0x22 ? s.charAt(i) : `\\u${c.toString(16).padStart(4, '0')}`;
+  }
+  return `"${o}"`;
+}
+
+describe('bail cases work end to end', () => {
+  it('typed objects, ECMA arrays, XML documents, invalid UTF-8, __proto__ keys, AMF3 values, deep nesting', async () => {
+    const p = new Caller();
+    const deep = (n: number): Buffer => {
+      let v = A.str('leaf');
+      for (let i = 0; i < n; i++) v = A.strict([v]);
+      return v;
+    };
+    const deepDesc = (n: number): string => {
+      let d = '"leaf"';
+      for (let i = 0; i < n; i++) d = `Array#1{"0"wec=${d}}`;
+      return d;
+    };
+    const cases: { what: string; args: Buffer; sandbox: boolean; expected?: string }[] = [
+      { what: 'registered class', args: A.typed('com.example.Point', [['x', A.num(1)]]), sandbox: true, expected: '1|ctor:Point[onInitialize];init:Point[fromCtor/x/onInitialize]|Point{"fromCtor"wec="c","x"wec=n1,"onInitialize"^=function}' },
+      { what: 'ECMA array', args: A.ecma([['0', A.str('a')], ['k', A.bool(true)]]), sandbox: true, expected: '1||Array#1{"0"wec="a","k"wec=true}' },
+      { what: 'ECMA array with a length key', args: A.ecma([['0', A.str('a')], ['1', A.str('b')], ['length', A.num(1)]]), sandbox: false, expected: '1||Array#1{"0"wec="a"}' },
+      { what: 'XML document', args: Buffer.concat([A.xml('<a b="1">\u00e9</a>'), A.num(2)]), sandbox: false, expected: '2||"<a b=\\u00221\\u0022>\\u00e9</a>"|n2' },
+      { what: 'invalid UTF-8 in a string', args: A.str(u8(0x61, 0xff, 0x62, 0xed, 0xa0, 0x80)), sandbox: false, expected: `1||${escJs(u8(0x61, 0xff, 0x62, 0xed, 0xa0, 0x80).toString('utf8'))}` },
+      { what: 'invalid UTF-8 in a key', args: A.obj([[u8(0xc0, 0x80), A.num(1)]]), sandbox: false, expected: `1||Object{${escJs(u8(0xc0, 0x80).toString('utf8'))}wec=n1}` },
+      { what: '__proto__ key in an object', args: A.obj([['__proto__', A.obj([['x', A.num(1)]])], ['y', A.num(2)]]), sandbox: false },
+      { what: '__proto__ key with a primitive', args: A.obj([['__proto__', A.num(5)]]), sandbox: false },
+      { what: '__proto__ key in a typed object', args: A.typed('Foo', [['__proto__', A.str('p')], ['id', A.str('i')]]), sandbox: false },
+      { what: 'AMF3 value after an AMF0 one', args: Buffer.concat([A.num(1), u8(0x11, 0x0c, 0x07, 0x61, 0x62, 0x63)]), sandbox: false, expected: '2||n1|other:[object Uint8Array]{"0"wec=n97,"1"wec=n98,"2"wec=n99}' },
+      { what: 'AMF3 object inside an AMF0 object', args: A.obj([['v', u8(0x11, 0x0a, 0x0b, 0x01, 0x03, 0x61, 0x04, 0x05, 0x01)]]), sandbox: false, expected: '1||Object{"v"wec=Object{"a"wec=n5}}' },
+      { what: 'nesting of 64 (sandbox limit)', args: deep(64), sandbox: true, expected: `1||${deepDesc(64)}` },
+      { what: 'nesting of 65 (beyond the sandbox limit)', args: deep(65), sandbox: false, expected: `1||${deepDesc(65)}` },
+      { what: 'nesting of 300', args: deep(300), sandbox: false, expected: `1||${deepDesc(300)}` },
+      { what: 'null and undefined in a strict array', args: A.strict([A.nul, A.undef]), sandbox: true, expected: '1||Array#2{"0"wec=null,"1"wec=undefined}' },
+    ];
+    const wrong: string[] = [];
+    for (const c of cases) {
+      const r = await describeBoth(p, c.args);
+      if (r.decodedInSandbox !== c.sandbox) wrong.push(`${c.what}: decoded in the sandbox = ${r.decodedInSandbox}, expected ${c.sandbox}`);
+      if (r.fast !== r.general) wrong.push(`${c.what}: fast ${r.fast} != general ${r.general}`);
+      if (!r.general.startsWith('_result ')) wrong.push(`${c.what}: general path answered ${r.general}`);
+      if (c.expected !== undefined && r.general !== `_result ${c.expected}`) wrong.push(`${c.what}: got ${r.general}, expected _result ${c.expected}`);
+    }
+    expect(wrong).toEqual([]);
+    p.close();
+  });
+
+  it('arguments starting AMF3-switched take the general path (RtmpClient with objectEncoding 3 and a ByteArray)', async () => {
+    const p = await Probe.open('fp', { objectEncoding: 3 });
+    const before = outcomes.length;
+    const v = await p.client.call('describe', Buffer.from('xy'), 'after');
+    expect(outcomes.length).toBe(before); // never reached onRawCall
+    expect(v).toBe('1||"after"');
+    p.close();
+  });
+
+  it('results that are class instances, functions, inherited properties, holes, host objects take the general path', async () => {
+    const p = await Probe.open();
+    const general = ['classInstance', 'classInstanceFoo', 'inherited', 'inheritedCreate', 'nullProto', 'fn', 'fnMember', 'tagKey', 'boxed', 'error', 'map', 'holes', 'namedOnArray', 'sparse', 'depth18'];
+    for (const name of general) {
+      const { fast, general: gen } = await both(p, 'fixture', A.str(name));
+      expect(lastOutcome('fixture')).toBe('result');
+      expect({ name, bytes: resultValueBytes(fast).toString('hex') }).toEqual({ name, bytes: resultValueBytes(gen).toString('hex') });
+    }
+    const expectations: [string, AmfValue][] = [
+      ['classInstance', (() => {
+        const pt = typedObject('com.example.Point', { fromCtor: 'c', x: 1, y: 2 });
+        return { p: pt, q: [pt] };
+      })()],
+      ['classInstanceFoo', typedObject('Foo', { id: 'r', kind: 'foo' })],
+      ['inherited', { own: 1, inh: 2 }],
+      ['fn', undefined],
+      ['fnMember', { a: 1, b: 2 }],
+      ['tagKey', { a: 1, b: 2 }],
+      ['holes', [1, undefined, 3]],
+    ];
+    for (const [name, value] of expectations) {
+      const r = await p.raw('fixture', Buffer.concat([FAST, A.str(name)]));
+      expect({ name, bytes: resultValueBytes(r).toString('hex') }).toEqual({ name, bytes: encodeAmf0(value).toString('hex') });
+    }
+    // The client facade itself: a snapshot of its properties, on both routes alike.
+    const self = await both(p, 'self', Buffer.alloc(0));
+    expect(resultValueBytes(self.fast).equals(resultValueBytes(self.general))).toBe(true);
+    expect(self.fast.value).toMatchObject({ id: expect.any(String), protocol: 'rtmp' });
+    p.close();
+  });
+});
+
+describe('calls the session does not put on the fast path', () => {
+  it('an encoder command name defined by the script runs through the general path', async () => {
+    const p = await Probe.open();
+    const before = outcomes.length;
+    const r = await p.raw('FCPublish', Buffer.concat([FAST, A.str('cam')]));
+    expect(r.value).toBe('fc:cam');
+    expect(outcomes.length).toBe(before);
+    p.close();
+  });
+
+  it('a registerProxy name is routed with host-decoded arguments, and its result relayed', async () => {
+    const relayed: AmfValue[][] = [];
+    const target = await Probe.open('fp', {
+      handlers: {
+        relay: (...args) => {
+          relayed.push(args);
+          return { got: args.length, first: args[1] ?? null };
+        },
+      },
+    });
+    expect((await target.raw('becomeProxy', FAST)).value).toBe(true);
+    const caller = await Probe.open();
+    const values: AmfValue[] = [typedObject('com.example.Point', { x: 1 }), ecmaArray({ a: 'b' }), 'text', [1, 2]];
+    const args = encodeAmf0(...values);
+    const before = hostCalls();
+    const r = await caller.raw('relay', Buffer.concat([FAST, args]));
+    expect(lastOutcome('relay')).toBe('result');
+    expect(hostCalls()).toBe(before); // the sandbox never saw the call
+    expect(relayed).toHaveLength(1);
+    expectAmfEqual(relayed[0], [null, ...values]);
+    expect(resultValueBytes(r).equals(encodeAmf0({ got: 5, first: typedObject('com.example.Point', { x: 1 }) }))).toBe(true);
+    caller.close();
+    target.close();
+  });
+});
+
+describe('result encoding: the fast path writes the bytes the host writer writes', () => {
+  const plainFixtures = [
+    'nested',
+    'repeated',
+    'cycle',
+    'arrayCycle',
+    'dates',
+    'numbers',
+    'undefinedMembers',
+    'longAscii',
+    'longMultibyte',
+    'shortBig',
+    'exact65535',
+    'multibyteNearLimit',
+    'longInObject',
+    'surrogates',
+    'surrogateKeys',
+    'keys',
+    'many',
+    'huge',
+    'depth17',
+    'empty',
+    'undef',
+    'nothing',
+    'client',
+  ];
+
+  it('hand-picked plain values: fast bytes == general bytes, written by sandbox/amf.js', async () => {
+    const p = await Probe.open();
+    const wrong: string[] = [];
+    for (const name of plainFixtures) {
+      const { fast, general } = await both(p, 'fixture', A.str(name));
+      const kind = lastOutcome('fixture');
+      if (kind !== 'encoded') wrong.push(`${name}: fast route answered as ${kind}, not encoded in the sandbox`);
+      const fb = resultValueBytes(fast);
+      const gb = resultValueBytes(general);
+      if (!fb.equals(gb)) wrong.push(`${name}: fast ${hex(fb)} != general ${hex(gb)}`);
+    }
+    expect(wrong).toEqual([]);
+    p.close();
+  });
+
+  it('hand-picked plain values equal encodeAmf0 of the expected host value', async () => {
+    const p = await Probe.open();
+    const long = (ch: string, n: number): string => ch.repeat(n);
+    const o = { k: 1 };
+    const a: AmfValue[] = [o];
+    const self: Record<string, AmfValue> = { name: 'self' };
+    self.self = self;
+    self.list = [self, { up: self }];
+    const arr: AmfValue[] = [1];
+    arr.push(arr, { a: arr });
+    const d = new Date(1234567890123);
+    const list = Array.from({ length: 100 }, (_, i) => ({ i }));
+    const huge = Array.from({ length: 70000 }, () => ({}));
+    let deep: AmfValue = 'leaf';
+    for (let i = 0; i < 17; i++) deep = [deep];
+    const expected: [string, AmfValue][] = [
+      ['nested', { a: { b: { c: [1, 'x', true, null, { d: [] }] } }, e: {} }],
+      ['repeated', [o, o, { p: o, q: a }, a, [a]]],
+      ['cycle', self],
+      ['arrayCycle', arr],
+      ['dates', [new Date(0), new Date(-1), new Date(8.64e15), new Date(NaN), d, d, { when: d }]],
+      ['numbers', [0, -0, NaN, Infinity, -Infinity, 5e-324, 1.7976931348623157e308, -123.456, 4294967296]],
+      ['undefinedMembers', { a: undefined, b: [undefined, null], c: { d: undefined } }],
+      ['longAscii', long('abcdefghij', 7000)],
+      ['longMultibyte', long('\u00e9', 40000)],
+      ['shortBig', long('a', 21846)],
+      ['exact65535', [long('a', 65535), long('a', 65535) + 'b']],
+      ['multibyteNearLimit', [long('\u20ac', 21845), long('\u20ac', 21846), long('\u20ac', 21845) + 'a']],
+      ['longInObject', { text: long('q', 66000), after: 1 }],
+      ['surrogates', ['\ud800', 'a\udc00b', '\ud83d\ude00', '\udbff\udfff', '\ud800\ud800\udc00', '\udc00\ud800', 'x\ud800', '\ufffd\ufeff\u0000']],
+      ['surrogateKeys', { '\ud800': 1, '\ud83d\ude00': 2, '\u0000': 3 }],
+      ['keys', { '': 1, '2': 'b', '1': 'a', z: 'last', '01': 'x', '-1': 'y', '4294967295': 'big', constructor: 'c', hasOwnProperty: 'h' }],
+      ['many', { list, again: [list[0], list[62], list[63], list[64], list[65], list[99]], self: list }],
+      ['huge', [huge, huge[3], huge[65533], huge[65534], huge[65535], huge[65536], huge[69999]]],
+      ['depth17', deep],
+      ['empty', [{}, [], '', 0, false, null, undefined]],
+      ['undef', undefined],
+      ['nothing', undefined],
+    ];
+    const wrong: string[] = [];
+    for (const [name, value] of expected) {
+      const r = await p.raw('fixture', Buffer.concat([FAST, A.str(name)]));
+      const got = resultValueBytes(r);
+      const want = encodeAmf0(value);
+      if (!got.equals(want)) wrong.push(`${name}: got ${hex(got)} want ${hex(want)}`);
+    }
+    expect(wrong).toEqual([]);
+    // Long strings really are 0x0C, surrogates really are U+FFFD / 4-byte sequences.
+    const ls = resultValueBytes(await p.raw('fixture', Buffer.concat([FAST, A.str('longAscii')])));
+    expect(ls[0]).toBe(0x0c);
+    expect(ls.readUInt32BE(1)).toBe(70000);
+    const sb = resultValueBytes(await p.raw('fixture', Buffer.concat([FAST, A.str('shortBig')])));
+    expect(sb[0]).toBe(0x02);
+    const sur = resultValueBytes(await p.raw('fixture', Buffer.concat([FAST, A.str('surrogates')])));
+    expect(sur.subarray(5, 5 + 3 + 3).equals(Buffer.concat([u8(0x02, 0, 3), u8(0xef, 0xbf, 0xbd)]))).toBe(true);
+    p.close();
+  });
+
+  it('echo of generated arguments: same result bytes on both routes (seeded)', async () => {
+    const c = new Caller();
+    const rng = new Rng(0xecc0);
+    const gen = new AmfGenerator(rng, 4);
+    const mismatches: string[] = [];
+    const first = outcomes.length;
+    const N = 300;
+    let replied = 0;
+    let skipped = 0;
+    for (let i = 0; i < N; i++) {
+      const values = gen.values('amf0');
+      const bytes = encodeAmf0With({ avmplus: true }, values);
+      const method = rng.chance(0.5) ? 'echo' : 'echoAll';
+      if (hasLongDictionaryKey(values)) {
+        // Such a result can never be answered (general path limitation, not the fast path's): skip it.
+        skipped++;
+        continue;
+      }
+      // The limit only turns a missing answer into a reported mismatch instead of a test timeout.
+      const fast = await c.outcome(method, Buffer.concat([FAST, bytes]), { bytes: true, limitMs: 10_000 });
+      const general = await c.outcome(method, Buffer.concat([GENERAL, bytes]), { bytes: true, limitMs: 10_000 });
+      if (general.startsWith('_result')) replied++;
+      if (fast === 'no reply' || general === 'no reply' || (fast !== general && !isBailConversionMismatch(fast, general))) {
+        mismatches.push(`case ${i} ${method} args ${hex(bytes)}\n  fast:    ${fast.slice(0, 400)}\n  general: ${general.slice(0, 400)}`);
+      }
+    }
+    c.close();
+    expect(skipped).toBeLessThan(10);
+    expect(replied).toBeGreaterThan(200);
+    const mine = outcomes.slice(first);
+    // Both kinds of result must be well represented: encoded in the sandbox, and handed to the host.
+    expect(mine.filter((o) => o.kind === 'encoded').length).toBeGreaterThan(100);
+    expect(mine.filter((o) => o.kind === 'result').length).toBeGreaterThan(30);
+    expect(mismatches).toEqual([]);
+  });
+
+  it('an AMF3 client gets the same result bytes from the fast path as from the general path', async () => {
+    const p = await Probe.open('fp', { objectEncoding: 3 });
+    for (const name of ['nested', 'cycle', 'dates', 'surrogates', 'many', 'classInstance', 'holes']) {
+      const { fast, general } = await both(p, 'fixture', A.str(name));
+      expect({ name, bytes: resultValueBytes(fast).toString('hex') }).toEqual({ name, bytes: resultValueBytes(general).toString('hex') });
+    }
+    p.close();
+  });
+});
+
+describe('bad input', () => {
+  const malformed: [string, Buffer, string][] = [
+    ['truncated string', Buffer.concat([u8(0x02, 0x00, 0x05), Buffer.from('ab')]), 'ERR_AMF_TRUNCATED'],
+    ['truncated number', u8(0x00, 0x40, 0x09), 'ERR_AMF_TRUNCATED'],
+    ['object without its end', Buffer.concat([u8(0x03), key('a'), A.num(1)]), 'ERR_AMF_TRUNCATED'],
+    ['bad reference index', Buffer.concat([A.obj([]), A.ref(5)]), 'ERR_AMF_BAD_REFERENCE'],
+    ['reference with no table', A.ref(0), 'ERR_AMF_BAD_REFERENCE'],
+    ['unknown marker', u8(0x13), 'ERR_AMF_UNKNOWN_MARKER'],
+    ['recordset marker', u8(0x0e), 'ERR_AMF_UNSUPPORTED_MARKER'],
+    ['stray object end', u8(0x09), 'ERR_AMF_UNSUPPORTED_MARKER'],
+    ['strict array longer than the message', Buffer.concat([u8(0x0a), u32(1000), A.num(1)]), 'ERR_AMF_TRUNCATED'],
+    ['unknown marker deep inside', A.obj([['a', A.strict([A.num(1), u8(0xff)])]]), 'ERR_AMF_UNKNOWN_MARKER'],
+  ];
+
+  it.each(malformed)('%s closes only that client, with a coded error, and the method does not run', async (_what, bad, code) => {
+    for (const route of [FAST, GENERAL]) {
+      const bystander = await Probe.open();
+      const victim = await Probe.open();
+      const marksBefore = (await bystander.raw('marks', FAST)).value as number;
+      const from = logs.length;
+      const reply = victim.raw('mark', Buffer.concat([route, bad])).then(
+        (r) => r,
+        (e: Error) => e,
+      );
+      await victim.closed;
+      expect(await reply).toBeInstanceOf(Error);
+      expect(victim.isClosed).toBe(true);
+      expect(closeCode(from)).toBe(code);
+      // The other client is still served, and the method was not run for the bad call.
+      expect((await bystander.raw('marks', FAST)).value).toBe(marksBefore);
+      expect((await bystander.raw('mark', FAST)).value).toBe(marksBefore + 1);
+      expect(bystander.isClosed).toBe(false);
+      bystander.close();
+    }
+  });
+
+  it('mutated argument bytes: both routes answer alike or close with the same code (seeded)', async () => {
+    const rng = new Rng(0xbad);
+    const gen = new AmfGenerator(rng, 3);
+    const c = new Caller();
+    const outcome = (args: Buffer): Promise<string> => c.outcome('describe', args);
+    const mismatches: string[] = [];
+    let closedCount = 0;
+    let replied = 0;
+    for (let i = 0; i < 150; i++) {
+      const src = encodeAmf0With({ avmplus: true }, gen.values('amf0'));
+      const b = Buffer.from(src);
+      let m: Buffer = b;
+      const n = rng.int(1, 3);
+      for (let j = 0; j < n; j++) {
+        const at = rng.int(0, Math.max(0, m.length - 1));
+        switch (rng.int(0, 3)) {
+          case 0:
+            if (m.length > 0) m[at] = rng.int(0, 255);
+            break;
+          case 1:
+            m = m.subarray(0, at);
+            break;
+          case 2:
+            m = Buffer.concat([m.subarray(0, at), u8(rng.int(0, 0x12)), m.subarray(at)]);
+            break;
+          default:
+            m = Buffer.concat([m.subarray(0, at), m.subarray(at + 1)]);
+        }
+        m = Buffer.from(m);
+      }
+      const f = await outcome(Buffer.concat([FAST, m]));
+      const g = await outcome(Buffer.concat([GENERAL, m]));
+      if (f.startsWith('closed')) closedCount++;
+      else replied++;
+      if (f !== g && !isBailConversionMismatch(f, g)) mismatches.push(`case ${i} bytes ${hex(m)}\n  fast:    ${f.slice(0, 300)}\n  general: ${g.slice(0, 300)}`);
+    }
+    c.close();
+    expect(closedCount).toBeGreaterThan(10);
+    expect(replied).toBeGreaterThan(10);
+    expect(mismatches).toEqual([]);
+  });
+});
+
+describe('ordering of a call\'s effects and its result', () => {
+  it('a server-to-client call made before returning arrives before the _result (fast and general results)', async () => {
+    const notes: string[] = [];
+    const p = await Probe.open('fp', { handlers: { onNote: (x) => void notes.push(String(x)) } });
+    const from = logs.length;
+    const r = await p.raw('noteThen', Buffer.concat([FAST, A.str('one')]));
+    expect(lastOutcome('noteThen')).toBe('encoded');
+    expect(r.value).toBe('one');
+    expect(p.seen.slice(-2)).toEqual(['onNote:before:one', `_result#${r.txn}`]);
+    expect(logs.slice(from).some((l) => l.includes('noteThen one'))).toBe(true);
+    const g = await p.raw('instanceResult', Buffer.concat([FAST, A.str('two')]));
+    expect(lastOutcome('instanceResult')).toBe('result');
+    expect(p.seen.slice(-2)).toEqual(['onNote:instance:two', `_result#${g.txn}`]);
+    expect(notes).toEqual(['before:one', 'instance:two']);
+    p.close();
+  });
+
+  it('calls sent back to back: the effects and result of each come in program order', async () => {
+    const p = await Probe.open();
+    const start = p.seen.length;
+    // Sent without waiting, so they share dispatches: fast result, general result, fast result...
+    const replies = await Promise.all([
+      p.raw('noteThen', Buffer.concat([FAST, A.str('a')])),
+      p.raw('noteAfterResultOf', Buffer.concat([FAST, A.str('b')])),
+      p.raw('instanceResult', Buffer.concat([FAST, A.str('c')])),
+      p.raw('noteThen', Buffer.concat([GENERAL, A.str('d')])),
+      p.raw('noteAfterResultOf', Buffer.concat([FAST, A.str('e')])),
+      p.raw('fixture', Buffer.concat([FAST, A.str('nested')])),
+      p.raw('noteThen', Buffer.concat([FAST, A.str('f')])),
+    ]);
+    expect(p.seen.slice(start)).toEqual([
+      'onNote:before:a',
+      `_result#${replies[0].txn}`,
+      'onNote:second:b',
+      `_result#${replies[1].txn}`,
+      'onNote:instance:c',
+      `_result#${replies[2].txn}`,
+      'onNote:before:d',
+      `_result#${replies[3].txn}`,
+      'onNote:second:e',
+      `_result#${replies[4].txn}`,
+      `_result#${replies[5].txn}`,
+      'onNote:before:f',
+      `_result#${replies[6].txn}`,
+    ]);
+    p.close();
+  });
+});
+
+describe('failures outside the called method', () => {
+  // Both tests pass at e98e698 (the first fast-path commit). Since 9ed84a6 (fast-path calls travel as one run
+  // of records, sandbox/application.js handlers.rcalls) they fail: the exception escapes rcalls, so the failing
+  // call and every later call of the same run are never answered ("no reply"); the general path answers the
+  // failing call with _error "Internal error." and the others normally.
+  /**
+   * Sends calls back to back (so that they share dispatches) and gives each one's outcome; the limit only turns
+   * a call that is never answered into "no reply" instead of a test timeout.
+   */
+  async function backToBack(p: Probe, calls: [string, Buffer][], limitMs = 5_000): Promise<string[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<'no reply'>((resolve) => (timer = setTimeout(() => resolve('no reply'), limitMs)));
+    const out = await Promise.all(
+      calls.map(([name, args]) =>
+        Promise.race([
+          p.raw(name, args).then(
+            (r) => `${r.name} ${typeof r.value === 'string' ? r.value : JSON.stringify(r.value)}`,
+            () => 'closed',
+          ),
+          limit,
+        ]),
+      ),
+    );
+    clearTimeout(timer);
+    return out;
+  }
+
+  it('KNOWN MISMATCH (since 9ed84a6): a __resolve that throws while the method is looked up: _error, and the calls around it are still answered', async () => {
+    const p = await Probe.open('fptrap');
+    const general = await backToBack(p, [
+      ['ok', Buffer.concat([GENERAL, A.num(1)])],
+      ['boomA', Buffer.concat([GENERAL, A.num(2)])],
+      ['ok', Buffer.concat([GENERAL, A.num(3)])],
+    ]);
+    const fast = await backToBack(p, [
+      ['ok', Buffer.concat([FAST, A.num(1)])],
+      ['boomA', Buffer.concat([FAST, A.num(2)])],
+      ['ok', Buffer.concat([FAST, A.num(3)])],
+    ]);
+    p.close();
+    expect(general).toEqual(['_result ok:1', INTERNAL_ERROR, '_result ok:3']);
+    expect(fast).toEqual(general);
+  });
+
+  it('KNOWN MISMATCH (since 9ed84a6): a result whose getter throws: _error, and the calls around it are still answered', async () => {
+    const p = await Probe.open();
+    const general = await backToBack(p, [
+      ['echo', Buffer.concat([GENERAL, A.num(1)])],
+      ['fixture', Buffer.concat([GENERAL, A.str('throwingGetter')])],
+      ['echo', Buffer.concat([GENERAL, A.num(3)])],
+    ]);
+    const fast = await backToBack(p, [
+      ['echo', Buffer.concat([FAST, A.num(1)])],
+      ['fixture', Buffer.concat([FAST, A.str('throwingGetter')])],
+      ['echo', Buffer.concat([FAST, A.num(3)])],
+    ]);
+    p.close();
+    expect(general).toEqual(['_result 1', INTERNAL_ERROR, '_result 3']);
+    expect(fast).toEqual(general);
+  });
+});
+
+describe('KNOWN MISMATCH: differences between the fast path and the general path', () => {
+  // Each test expects the general path's behaviour (the reference) from the fast path, and fails because the
+  // fast path behaves differently. Inputs, expected and actual outcomes are in each test.
+
+  it('KNOWN MISMATCH: registered-class constructors run in wire order on the fast path, in for-in order (index keys first) on the general path', async () => {
+    // Point { b: Foo{id:"b"}, 7: Foo{id:"7"} } (wire order b, then 7). The general path converts the host's
+    // object, whose keys enumerate index-like keys first: Foo(7) is constructed and initialised before Foo(b).
+    // The fast path replays the class work in wire order: Foo(b) first. The final values are the same.
+    const c = new Caller();
+    const args = A.typed('com.example.Point', [
+      ['b', A.typed('Foo', [['id', A.str('b')]])],
+      ['7', A.typed('Foo', [['id', A.str('7')]])],
+    ]);
+    const r = await describeBoth(c, args);
+    c.close();
+    expect(r.decodedInSandbox).toBe(true);
+    expect(r.general).toMatch(/^_result 1\|ctor:Point\[onInitialize\];ctor:Foo;init:Foo\(7\);ctor:Foo;init:Foo\(b\);init:Point/);
+    expect(r.fast).toBe(r.general);
+  });
+
+  it('KNOWN MISMATCH: a registered-class value overwritten by a duplicate key is still constructed on the fast path', async () => {
+    // { a: Foo{id:"dropped"}, a: Foo{id:"kept"} }: the host keeps the last value, so the general path constructs
+    // only Foo(kept); the fast path also runs the constructor and onInitialize of the dropped object.
+    const c = new Caller();
+    const args = A.obj([
+      ['a', A.typed('Foo', [['id', A.str('dropped')]])],
+      ['a', A.typed('Foo', [['id', A.str('kept')]])],
+    ]);
+    const r = await describeBoth(c, args);
+    c.close();
+    expect(r.decodedInSandbox).toBe(true);
+    expect(r.general).toBe('_result 1|ctor:Foo;init:Foo(kept)|Object{"a"wec=Foo{"id"wec="kept","onInitialize"^=function,"kind"^="foo"}}');
+    expect(r.fast).toBe(r.general);
+  });
+
+  it('KNOWN MISMATCH: when converting bailed arguments for the script throws, the fast path closes the connection instead of answering _error', async () => {
+    // Arguments the sandbox decoder does not take are decoded by the host (fine), then converted for the script:
+    // marshal.ts toIsolate on the host (the hostCall's answer) and core.js fromHost in the sandbox (unwrapping it).
+    // Both run inside application.js rcall's try/catch around S.hostCall({t: 'decodeArgs'}), so an exception of
+    // either conversion is reported as bad input: the connection is closed, logged as "closing on undefined:
+    // <message>". The general path (every call before the fast path existed) answers _error and keeps the
+    // connection: "Internal error." when fromHost throws in the sandbox, the message when toIsolate throws.
+    const inputs: [string, Buffer, string][] = [
+      // fromHost: Array length = -1 -> RangeError.
+      ['ECMA array {length: -1}', A.ecma([['length', A.num(-1)]]), INTERNAL_ERROR],
+      // fromHost: String(key) of an object whose toString is not callable -> TypeError.
+      ['Dictionary {{toString: 1}: 1}', encodeAmf0With({ avmplus: true }, [new AmfDictionary(new Map<AmfValue, AmfValue>([[{ toString: 1 }, 1]]))]), INTERNAL_ERROR],
+      // toIsolate: props.__proto__ = (itself) -> TypeError "Cyclic __proto__ value" (bytes 03 0009 "__proto__" 07 0000 0000 09).
+      ['{__proto__: <itself>}', A.obj([['__proto__', A.ref(0)]]), '_error {"level":"error","code":"NetConnection.Call.Failed","description":"Cyclic __proto__ value"}'],
+    ];
+    const seen: string[] = [];
+    for (const [what, args, expected] of inputs) {
+      const c = new Caller();
+      const general = await c.outcome('describe', Buffer.concat([GENERAL, args]));
+      const fast = await c.outcome('describe', Buffer.concat([FAST, args]));
+      c.close();
+      expect(general).toBe(expected);
+      seen.push(`${what}: general ${general} / fast ${fast}`);
+    }
+    expect(seen).toEqual(inputs.map(([what, , expected]) => `${what}: general ${expected} / fast ${expected}`));
+  });
+
+  it('KNOWN MISMATCH: with an accessor on Object.prototype, the fast decoder calls its setter instead of defining an own property', async () => {
+    // Script: Object.defineProperty(Object.prototype, 'trap', {get, set}); argument { trap: "T" }.
+    // General path (structured clone): own property trap = "T", setter not called.
+    // Fast path (obj[key] = value): the inherited setter is called with "T" and the object has no own property.
+    const c = new Caller('fptrap');
+    const general = await c.outcome('look', Buffer.concat([GENERAL, A.obj([['trap', A.str('T')]])]), { limitMs: 5_000 });
+    const fast = await c.outcome('look', Buffer.concat([FAST, A.obj([['trap', A.str('T')]])]), { limitMs: 5_000 });
+    c.close();
+    expect(general).toBe('_result trap own=true value=T hits=; fixed own=false value=proto');
+    expect(fast).toBe(general);
+  });
+
+  it('KNOWN MISMATCH: with a read-only property on Object.prototype, the fast decoder throws instead of defining an own property', async () => {
+    // Script: Object.defineProperty(Object.prototype, 'fixed', {value: 'proto', writable: false}); argument
+    // { fixed: "F" }. General path: own property fixed = "F". Fast path: the assignment throws TypeError in the
+    // (strict) sandbox decoder ("Cannot assign to read only property 'fixed'"): a sandbox internal error; at
+    // e98e698 the call is answered _error "Internal error." instead of running the method, since 9ed84a6 it is
+    // never answered (see 'failures outside the called method').
+    const c = new Caller('fptrap');
+    const general = await c.outcome('look', Buffer.concat([GENERAL, A.obj([['fixed', A.str('F')]])]), { limitMs: 5_000 });
+    const fast = await c.outcome('look', Buffer.concat([FAST, A.obj([['fixed', A.str('F')]])]), { limitMs: 5_000 });
+    c.close();
+    expect(general).toBe('_result trap own=false value=inherited hits=; fixed own=true value=F');
+    expect(fast).toBe(general);
+  });
+
+  it('KNOWN MISMATCH: NaN results keep their bit pattern on the fast path; the general path writes the canonical NaN', async () => {
+    // The fast encoder writes a NaN's bits as they are (DataView.setFloat64); the general path (structured clone +
+    // Buffer.writeDoubleBE) always writes 7ff8000000000000. Both decode as NaN, but the bytes differ, both for a
+    // NaN that came from the client with a payload (echo) and for NaN that ordinary script arithmetic produces
+    // (Infinity - Infinity, 0 * Infinity, Math.sqrt(-1) give fff8000000000000 in V8 on x64).
+    const c = new Caller();
+    const nanBits = (hi: number, lo = 0): Buffer => Buffer.concat([u8(0x00), u32(hi), u32(lo)]);
+    const rows: string[] = [];
+    const want: string[] = [];
+    for (const [what, args] of [
+      ['echo fff8000000000000', nanBits(0xfff80000)],
+      ['echo 7ff0000000000001', nanBits(0x7ff00000, 1)],
+      ['echo {x: 7ff4deAD0000beef}', A.obj([['x', nanBits(0x7ff4dead, 0xbeef)]])],
+    ] as const) {
+      const fast = await c.outcome('echo', Buffer.concat([FAST, args]), { bytes: true });
+      const general = await c.outcome('echo', Buffer.concat([GENERAL, args]), { bytes: true });
+      rows.push(`${what}: fast ${fast}`);
+      want.push(`${what}: fast ${general}`);
+    }
+    const fast = await c.outcome('fixture', Buffer.concat([FAST, A.str('nanRuntime')]), { bytes: true });
+    expect(lastOutcome('fixture')).toBe('encoded');
+    const general = await c.outcome('fixture', Buffer.concat([GENERAL, A.str('nanRuntime')]), { bytes: true });
+    c.close();
+    expect(general).toBe(`_result ${encodeAmf0([NaN, NaN, NaN, NaN, NaN, NaN]).toString('hex')}`);
+    rows.push(`computed NaN: fast ${fast}`);
+    want.push(`computed NaN: fast ${general}`);
+    expect(rows).toEqual(want);
+  });
+
+  it('KNOWN MISMATCH: a getter in a plain result object is read once on the fast path, twice on the general path', async () => {
+    // { get n() { return ++k; } } with k = 0: the fast encoder reads n once (1). The general path reads it in
+    // core.js isPlainData and again when the structured clone copies the object (2).
+    const c = new Caller();
+    const fast = await c.outcome('fixture', Buffer.concat([FAST, A.str('getter')]), { bytes: true });
+    expect(lastOutcome('fixture')).toBe('encoded');
+    const general = await c.outcome('fixture', Buffer.concat([GENERAL, A.str('getter')]), { bytes: true });
+    c.close();
+    expect(general).toBe(`_result ${encodeAmf0({ n: 2 }).toString('hex')}`);
+    expect(fast).toBe(general);
+  });
+});
