@@ -74,6 +74,16 @@ function ssasAmf(S) {
   function utf8(n) {
     if (n > end - pos) throw BAIL;
     var stop = pos + n;
+    if (n <= 64) {
+      // Short ASCII (keys, most values): one fromCharCode over the bytes, no code-unit array to resize.
+      var q = pos;
+      while (q < stop && buf[q] < 0x80) q++;
+      if (q === stop) {
+        var ascii = String.fromCharCode.apply(null, /** @type {any} */ (buf.subarray(pos, stop)));
+        pos = stop;
+        return ascii;
+      }
+    }
     var s = '';
     var k = 0;
     while (pos < stop) {
@@ -438,27 +448,53 @@ function ssasAmf(S) {
     var n = (buf[at] << 8) | buf[at + 1];
     at += 2;
     if (n === 0) return '';
-    codes.length = n;
-    for (var i = 0; i < n; i++, at += 2) codes[i] = (buf[at] << 8) | buf[at + 1];
-    return String.fromCharCode.apply(null, codes);
+    var u = new Array(n);
+    for (var i = 0; i < n; i++, at += 2) u[i] = (buf[at] << 8) | buf[at + 1];
+    return String.fromCharCode.apply(null, u);
   }
 
+  /** Client ids and method names by the index the host interned them under (ScriptRuntime #intern). */
+  /** @type {string[]} */
+  var interned = [];
+
+  /** An interned string of a call record at p; sets recNext. */
+  function internedAt(p) {
+    var v = view.getUint32(p);
+    p += 4;
+    if (v === 0xfffffffe) {
+      interned = [];
+      v = view.getUint32(p);
+      p += 4;
+    }
+    if (v < 0x80000000) {
+      recNext = p;
+      return interned[v];
+    }
+    var str = units(p);
+    recNext = p + 2 + 2 * ((buf[p] << 8) | buf[p + 1]);
+    if (v !== 0xffffffff) interned[v & 0x7fffffff] = str;
+    return str;
+  }
+
+  // The call record last read (module state: no object per call).
+  var recNext = 0;
+  var rec = { seq: 0, cid: '', name: '', args: 0, argsLength: 0, next: 0 };
+
   /**
-   * One call record of the packed buffer at p: [seq f64][cid u16 + units][name u16 + units][args u32][args].
-   * The host wrote it, so it is trusted for shape (the arguments are not).
+   * The call record at p: [seq f64][client id][method name][args length u32][args], each string a u32 index
+   * of the intern table, with its UTF-16 units after it when the index is new (high bit) or not kept
+   * (0xffffffff), after an optional table reset (0xfffffffe). The host wrote it, so its shape is trusted
+   * (the arguments are not).
    */
   function readCallRecord(p) {
-    var seq = view.getFloat64(p);
-    p += 8;
-    var cidLen = (buf[p] << 8) | buf[p + 1];
-    var cid = units(p);
-    p += 2 + 2 * cidLen;
-    var nameLen = (buf[p] << 8) | buf[p + 1];
-    var name = units(p);
-    p += 2 + 2 * nameLen;
-    var argsLength = view.getUint32(p);
-    p += 4;
-    return { seq: seq, cid: cid, name: name, args: p, argsLength: argsLength, next: p + argsLength };
+    rec.seq = view.getFloat64(p);
+    rec.cid = internedAt(p + 8);
+    rec.name = internedAt(recNext);
+    p = recNext;
+    rec.argsLength = view.getUint32(p);
+    rec.args = p + 4;
+    rec.next = rec.args + rec.argsLength;
+    return rec;
   }
 
   /** A copy of argument bytes, for the host's codec when decodeArgs bailed. */

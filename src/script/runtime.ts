@@ -76,6 +76,8 @@ function writeUnits(b: Buffer, at: number, s: string): number {
 
 const MAX_BATCH = 256;
 const MAX_INFLIGHT = 3;
+/** Client ids and method names interned per runtime before the table starts over. */
+const INTERN_MAX = 4096;
 const WATCHDOG_MS = 100;
 
 /**
@@ -220,8 +222,8 @@ export class ScriptRuntime {
       done(this.#dead);
       return;
     }
-    // Record: [seq f64][cid length u16][cid, UTF-16 units][name length u16][name, UTF-16 units][args length u32][args]
-    const need = 16 + 2 * (cid.length + name.length) + args.length;
+    // Record: [seq f64][cid][name][args length u32][args]; cid and name as intern indices (see #intern).
+    const need = 32 + 2 * (cid.length + name.length) + args.length;
     if (this.#packLen + need > this.#pack.length) {
       const grown = Buffer.alloc(Math.max(this.#pack.length * 2, this.#packLen + need));
       this.#pack.copy(grown, 0, 0, this.#packLen);
@@ -231,8 +233,8 @@ export class ScriptRuntime {
     const start = this.#packLen;
     const b = this.#pack;
     let p = b.writeDoubleBE(seq, start);
-    p = writeUnits(b, p, cid);
-    p = writeUnits(b, p, name);
+    p = this.#intern(b, p, cid);
+    p = this.#intern(b, p, name);
     p = b.writeUInt32BE(args.length, p);
     b.set(args, p);
     p += args.length;
@@ -247,6 +249,26 @@ export class ScriptRuntime {
       this.#queue.push({ e: 'rcalls', o: start, n: p - start, c: 1 } as RunEvent);
     }
     this.#schedulePump();
+  }
+
+  /**
+   * Client ids and method names cross once: later records carry their index (u32). A new one is written as
+   * 0x80000000|index followed by its units; when the table is full it starts over (0xfffffffe first), so a
+   * long-lived instance with many short connections keeps interning.
+   */
+  #interned = new Map<string, number>();
+
+  #intern(b: Buffer, p: number, s: string): number {
+    const idx = this.#interned.get(s);
+    if (idx !== undefined) return b.writeUInt32BE(idx, p);
+    if (this.#interned.size >= INTERN_MAX) {
+      this.#interned = new Map();
+      p = b.writeUInt32BE(0xfffffffe, p);
+    }
+    const i = this.#interned.size;
+    this.#interned.set(s, i);
+    p = b.writeUInt32BE((0x80000000 | i) >>> 0, p);
+    return writeUnits(b, p, s);
   }
 
   /** Queues an event whose result nobody waits for. */
