@@ -204,10 +204,34 @@ function ssasAmf(S) {
     }
   }
 
-  /** Members up to the empty key + object-end marker; kind 0 object, 1 ECMA array (an Array, as fromHost). */
+  var ObjectProto = Object.prototype;
+
+  /**
+   * Stores a member the way the general path ends up with it. Anonymous objects (kind 0) come out of the
+   * structured clone with own data properties, whatever Object.prototype holds (a script may have put a
+   * setter or a read-only property there); ECMA arrays (1) and objects of unregistered classes (2) are
+   * filled by assignment in fromHost.
+   */
+  function store(obj, key, v, kind) {
+    if (kind === 0 && key in ObjectProto) Object.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true });
+    else obj[key] = v;
+  }
+
+  /**
+   * With registered classes around, the order constructors run in must match fromHost's, which converts
+   * members in for-in order (array-index keys first) after duplicates collapsed: such members bail.
+   */
+  function orderSensitive(obj, key, keys) {
+    var c = key.charCodeAt(0);
+    if (c >= 48 && c <= 57 && String(Number(key) >>> 0) === key) return true;
+    return keys !== null ? keys.indexOf(key) >= 0 : hasOwn.call(obj, key);
+  }
+
+  /** Members up to the empty key + object-end marker; kind 0 object, 1 ECMA array (an Array, as fromHost), 2 unregistered class. */
   function members(obj, kind) {
     enter();
     refs.push(obj);
+    var guard = S.classes.size > 0;
     for (;;) {
       var key = utf8(u16());
       if (key === '' && pos < end && buf[pos] === 0x09) {
@@ -215,7 +239,8 @@ function ssasAmf(S) {
         break;
       }
       if (key === '__proto__' || (kind === 1 && key === 'length')) throw BAIL;
-      obj[key] = value();
+      if (guard && orderSensitive(obj, key, null)) throw BAIL;
+      store(obj, key, value(), kind);
     }
     depth--;
     return obj;
@@ -223,20 +248,22 @@ function ssasAmf(S) {
 
   function typedObject(name) {
     var ctor = S.classes.get(name);
-    if (!ctor) return members({}, 0);
+    if (!ctor) return members({}, 2);
     var obj = Object.create(ctor.prototype);
     if (typed === null) typed = [];
     // fromHost order: constructor, then each property as it is converted, then onInitialize.
     typed.push(0, obj, ctor);
     enter();
     refs.push(obj);
+    var keys = [];
     for (;;) {
       var key = utf8(u16());
       if (key === '' && pos < end && buf[pos] === 0x09) {
         pos++;
         break;
       }
-      if (key === '__proto__') throw BAIL;
+      if (key === '__proto__' || orderSensitive(obj, key, keys)) throw BAIL;
+      keys.push(key);
       var v = value();
       typed.push(1, obj, key, v);
     }
@@ -368,18 +395,20 @@ function ssasAmf(S) {
     }
     var ctor = traits.cls !== '' ? S.classes.get(traits.cls) : undefined;
     var obj = ctor ? Object.create(ctor.prototype) : {};
+    var kind = traits.cls === '' ? 0 : 2;
+    var keys = S.classes.size > 0 ? [] : null;
     if (ctor) {
       if (typed === null) typed = [];
       typed.push(0, obj, ctor);
     }
     enter();
     t3.objects.push(obj);
-    for (var j = 0; j < traits.sealed.length; j++) member3(obj, ctor, traits.sealed[j]);
+    for (var j = 0; j < traits.sealed.length; j++) member3(obj, ctor, traits.sealed[j], kind, keys);
     if (traits.dynamic) {
       for (;;) {
         var key = string3();
         if (key === '') break;
-        member3(obj, ctor, key);
+        member3(obj, ctor, key, kind, keys);
       }
     }
     depth--;
@@ -387,11 +416,15 @@ function ssasAmf(S) {
     return obj;
   }
 
-  function member3(obj, ctor, key) {
+  function member3(obj, ctor, key, kind, keys) {
     if (key === '__proto__') throw BAIL;
+    if (keys !== null) {
+      if (orderSensitive(obj, key, keys)) throw BAIL;
+      keys.push(key);
+    }
     var v = value3();
     if (ctor) /** @type {any[]} */ (typed).push(1, obj, key, v);
-    else obj[key] = v;
+    else store(obj, key, v, kind);
   }
 
   function replayTyped(list) {
@@ -597,13 +630,22 @@ function ssasAmf(S) {
     }
   }
 
+  /** A double; every NaN as the one NaN the host writes (7FF8000000000000), whatever its bits here. */
+  function putDouble(v) {
+    if (v !== v) {
+      out[len] = 0x7f;
+      out[len + 1] = 0xf8;
+      out[len + 2] = out[len + 3] = out[len + 4] = out[len + 5] = out[len + 6] = out[len + 7] = 0;
+    } else outView.setFloat64(len, v);
+    len += 8;
+  }
+
   function put(v, d) {
     switch (typeof v) {
       case 'number':
         ensure(9);
         out[len++] = 0x00;
-        outView.setFloat64(len, v);
-        len += 8;
+        putDouble(v);
         return;
       case 'string':
         putString(v);
@@ -635,8 +677,7 @@ function ssasAmf(S) {
     if (v instanceof Date) {
       ensure(11);
       out[len++] = 0x0b;
-      outView.setFloat64(len, v.getTime());
-      len += 8;
+      putDouble(v.getTime());
       out[len++] = 0;
       out[len++] = 0;
       return;
@@ -708,9 +749,10 @@ function ssasAmf(S) {
     try {
       put(value, 0);
     } catch (err) {
-      // BAIL, or a getter threw: the general path (toHost) runs it again and reports it as it always has.
       len = start;
-      return false;
+      if (err === BAIL) return false;
+      // A getter threw: as toHost would (the call gets "Internal error."), without running it twice.
+      throw err;
     } finally {
       wlist = null;
       wmap = null;

@@ -318,8 +318,17 @@ function ssasApplication(S) {
       first = false;
       var rec = S.amf.readCallRecord(p);
       p = rec.next;
-      var value = rcall(rec);
-      if (value !== S.HANDLED) S.emit({ op: 'done', seq: rec.seq, value: value });
+      var seq = rec.seq;
+      var value;
+      try {
+        value = rcall(rec);
+      } catch (err) {
+        // What handlers.call does when it throws (dispatch.js): this call fails, the run goes on.
+        if (err && typeof err === 'object' && err.__ssasFatal === true) throw err;
+        value = { internalError: String((err && err.stack) || err) };
+        S.emit({ op: 'internalError', message: value.internalError });
+      }
+      if (value !== S.HANDLED) S.emit({ op: 'done', seq: seq, value: value });
     }
     return S.HANDLED;
   };
@@ -334,7 +343,11 @@ function ssasApplication(S) {
       try {
         args = S.hostCall({ t: 'decodeArgs', b: S.amf.argBytes(rec.args, rec.argsLength) });
       } catch (err) {
-        return { badArgs: { code: String(err && err.code), message: String(err && err.message) } };
+        // Malformed bytes: the host codec's coded error closes the caller's connection, as when the session
+        // decodes them. Anything else (converting the values for the script) fails this call only.
+        var code = err && err.code;
+        if (typeof code === 'string' && code.indexOf('ERR_AMF_') === 0) return { badArgs: { code: code, message: String(err.message) } };
+        throw err;
       }
     }
     var r = S.safeCall(m.self, m.fn, args);

@@ -71,21 +71,17 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
     flushOps: function () {
       // Called once at the end of every dispatch, even with nothing to hand over: it also tells the host
       // that the dispatch finished.
-      hostOps.applyIgnored(undefined, [takeOps()], { arguments: { copy: true } });
+      deliverOps(takeOps());
     },
 
     /** Synchronous request to the host; the queued ops go first so the host sees program order. */
     hostCall: function (req) {
-      var pending = takeOps();
-      var res = hostSync.applySync(undefined, [pending, req], { arguments: { copy: true }, result: { copy: true } });
-      return unwrapHostResult(res);
+      return unwrapHostResult(callHost(hostSync, 'applySync', req, { arguments: { copy: true }, result: { copy: true } }));
     },
 
     /** Like hostCall, but the host may take time (network, files); this event's code waits, the server does not. */
     hostCallAsync: function (req) {
-      var pending = takeOps();
-      var res = hostAsync.applySyncPromise(undefined, [pending, req], { arguments: { copy: true } });
-      return unwrapHostResult(res);
+      return unwrapHostResult(callHost(hostAsync, 'applySyncPromise', req, { arguments: { copy: true } }));
     },
 
     /** A handler's result meaning "answered already" (an encoded call result): no done op. */
@@ -140,15 +136,79 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
         n++;
       }
       if (n !== v.length) return false;
-      for (var i = 0; i < v.length; i++) if (!isPlainData(v[i], depth + 1)) return false;
+      for (var i = 0; i < v.length; i++) if (!isPlainMember(v, String(i), depth)) return false;
       return true;
     }
     if (proto !== Object.prototype) return false;
     for (var key in v) {
       if (!Object.prototype.hasOwnProperty.call(v, key) || key === TAG) return false;
-      if (!isPlainData(v[key], depth + 1)) return false;
+      if (!isPlainMember(v, key, depth)) return false;
     }
     return true;
+  }
+
+  /** A data property holding plain data (an accessor is not: the clone would run it a second time). */
+  function isPlainMember(v, key, depth) {
+    var desc = Object.getOwnPropertyDescriptor(v, key);
+    return desc !== undefined && 'value' in desc && isPlainData(desc.value, depth + 1);
+  }
+
+  /**
+   * A deep copy of ops made only of plain objects, arrays and primitives (tags kept), for when the clone of
+   * the ops failed: a script value isolated-vm cannot copy (a Proxy passes isPlainData) costs that value,
+   * not the instance.
+   */
+  function plainCopy(value) {
+    var seen = new Map();
+    function conv(v, depth) {
+      if (v === null || typeof v !== 'object') return typeof v === 'function' || typeof v === 'symbol' ? undefined : typeof v === 'bigint' ? Number(v) : v;
+      if (depth > 256) return null;
+      if (seen.has(v)) return seen.get(v);
+      if (v instanceof Date) return new Date(v.getTime());
+      if (v instanceof Uint8Array) return new Uint8Array(v);
+      var out = Array.isArray(v) ? [] : {};
+      seen.set(v, out);
+      var keys = Object.keys(v);
+      for (var i = 0; i < keys.length; i++) out[keys[i]] = conv(v[keys[i]], depth + 1);
+      return out;
+    }
+    return conv(value, 0);
+  }
+
+  /** Hands ops to the host (fire and forget); an uncopyable value is copied plainly, or fails its call. */
+  function deliverOps(out) {
+    try {
+      hostOps.applyIgnored(undefined, [out], { arguments: { copy: true } });
+      return;
+    } catch (err) {
+      var why = String((err && err.message) || err);
+      try {
+        hostOps.applyIgnored(undefined, [plainCopy(out)], { arguments: { copy: true } });
+        return;
+      } catch (err2) {
+        // Keep the bookkeeping: every awaited result still arrives (as an internal error).
+        /** @type {any[]} */
+        var minimal = [{ op: 'internalError', message: 'ops could not be copied to the host: ' + why }];
+        for (var i = 0; i < out.length; i++) {
+          var op = out[i];
+          if (op && op.op === 'done') minimal.push({ op: 'done', seq: op.seq, value: { internalError: why } });
+          else if (op && op.op === 'results') minimal.push(op);
+        }
+        hostOps.applyIgnored(undefined, [minimal], { arguments: { copy: true } });
+      }
+    }
+  }
+
+  /** A synchronous host call; if the queued ops cannot be copied they go first on their own. */
+  function callHost(ref, method, req, opts) {
+    var pending = takeOps();
+    try {
+      return ref[method](undefined, [pending, req], opts);
+    } catch (err) {
+      if (pending.length === 0) throw err;
+      deliverOps(pending);
+      return ref[method](undefined, [[], req], opts);
+    }
   }
 
   function toHost(value) {

@@ -21,4 +21,5 @@ export {
   ARRAY_COLLECTION,
   ARRAY_LIST,
   OBJECT_PROXY,
+  setMember,
 } from './amf3';

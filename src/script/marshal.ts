@@ -15,6 +15,7 @@ import {
   AmfXmlDocument,
   ecmaArray,
   getClassName,
+  setMember,
   isEcmaArray,
   typedObject,
   type AmfValue,
@@ -84,7 +85,7 @@ export function toIsolate(value: AmfValue): unknown {
         const idx = Number(k);
         if (String(idx >>> 0) === k && idx < 4294967295) continue;
         named ??= {};
-        named[k] = conv((v as unknown as Record<string, unknown>)[k], depth + 1);
+        setMember(named, k, conv((v as unknown as Record<string, unknown>)[k], depth + 1));
       }
       for (let i = 0; i < v.length; i++) dense[i] = conv(v[i], depth + 1);
       if (named) {
@@ -100,7 +101,7 @@ export function toIsolate(value: AmfValue): unknown {
     if (cls !== undefined) result = { [TAG]: 'T', c: cls, p: props };
     else if (isEcmaArray(v)) result = { [TAG]: 'E', p: props };
     seen.set(v, result);
-    for (const [k, val] of Object.entries(v)) props[k] = conv(val, depth + 1);
+    for (const [k, val] of Object.entries(v)) setMember(props, k, conv(val, depth + 1));
     return result;
   };
   return conv(value, 0);
@@ -198,7 +199,7 @@ export function fromIsolate(value: unknown): AmfValue {
     if (src === null || typeof src !== 'object') return;
     for (const [k, val] of Object.entries(src as Tagged)) {
       if (k === TAG) continue;
-      target[k] = conv(val, depth + 1);
+      setMember(target, k, conv(val, depth + 1));
     }
   };
   return conv(value, 0);

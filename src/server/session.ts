@@ -308,7 +308,9 @@ export class ClientSession {
     } else if (outcome.kind === 'badInput') {
       this.#protocolError(outcome.error);
     } else if (outcome.kind === 'result') {
-      if (cmd.transactionId > 0) this.sendResult(cmd.transactionId, null, outcome.value);
+      if (cmd.transactionId > 0 && !this.#trySendResult(cmd.transactionId, outcome.value)) {
+        this.#answerError(cmd.transactionId, Status.callFailed('The result could not be encoded.'));
+      }
     } else if (outcome.kind === 'error') {
       this.#answerError(cmd.transactionId, outcome.info);
     } else {
@@ -557,6 +559,21 @@ export class ClientSession {
       return;
     }
     throw err;
+  }
+
+  /**
+   * A call's result; false when AMF cannot carry it (an object key over 65535 bytes...), so the caller
+   * answers _error instead of leaving the call unanswered. AMF3-only values for an AMF0 client still
+   * disconnect it (#encodeFailure), as FMS did.
+   */
+  #trySendResult(txn: number, value: AmfValue): boolean {
+    try {
+      this.sendResult(txn, null, value);
+      return true;
+    } catch (err) {
+      log.warn(`${this.label}: result of transaction ${txn} not sent: ${isSsasError(err) ? `${err.code}: ` : ''}${(err as Error).message}`);
+      return false;
+    }
   }
 
   sendResult(txn: number, cmdObj: AmfValue, value: AmfValue): void {
