@@ -4,11 +4,13 @@
  * concatenated by src/script/sandbox-source.ts into one function that the host calls once per isolate with
  * its two host references; nothing here is reachable from user scripts except what the facades expose.
  *
- * Protocol (see src/script/protocol.ts for the host side):
- *  - The host calls dispatch(events) asynchronously; each event is handled in order, user code errors are
- *    caught per event, and at the end the "ops" the script produced (client calls, traces, accept/reject
- *    decisions, event results) go to the host in one fire-and-forget call. Ops that need no answer never
- *    cross the bridge on their own.
+ * Protocol (see src/script/runtime.ts for the host side):
+ *  - The host calls dispatch(events, bytes, base) asynchronously; each event is handled in order, user code
+ *    errors are caught per event, and at the end the "ops" the script produced (client calls, traces,
+ *    accept/reject decisions, event results) go to the host in one fire-and-forget call. Ops that need no
+ *    answer never cross the bridge on their own. `bytes` holds the packed client calls of the batch's
+ *    `rcalls` events (sandbox/amf.js); their encoded results travel as `results` ops, in program order with
+ *    the other ops.
  *  - Script calls that need an answer at once (Stream.length, File reads, ping...) go through hostCall, which
  *    first hands over the ops queued so far, so the host sees everything in program order.
  *  - progress[0] is incremented at the start of every event: the host's watchdog uses it to tell a busy

@@ -3,10 +3,17 @@
  *
  * Design (measured in DESIGN-NOTES, re-measured by `npm run bench -- bridge`): events are dispatched with
  * an asynchronous `apply`, so a busy script never blocks the event loop (media and other instances keep
- * flowing), and every event that queued up while a dispatch ran goes into the next dispatch as one batch,
- * which recovers the throughput that one-call-per-event would lose. Script calls that need no answer come
- * back as ops with the dispatch result; the few that need an answer use a synchronous host call (or
- * applySyncPromise when the host must wait for I/O), which hands over the queued ops first.
+ * flowing). Dispatches start at the end of the event loop's I/O phase and carry every event queued by then
+ * (up to MAX_INFLIGHT run or wait in the isolate's queue), which recovers the throughput one-call-per-event
+ * would lose. Script calls that need no answer come back as ops at the end of the dispatch; the few that
+ * need an answer use a synchronous host call (or applySyncPromise when the host must wait for I/O), which
+ * hands over the queued ops first.
+ *
+ * Client calls take a fast path (rawCall): their AMF0 argument bytes are packed as binary records, one
+ * buffer per dispatch, decoded inside the isolate (sandbox/amf.js), and a plain-data result comes back
+ * encoded, in one `results` op per dispatch. The event loop then neither decodes, converts, clones nor
+ * encodes the values of a call; what sandbox/amf.js cannot reproduce exactly falls back to the general path
+ * (host codec + marshal.ts). Waiters live in a SeqTable, not a Map (see seq-table.ts for why).
  *
  * Limits: the isolate has a memory limit (isolated-vm disposes it when exceeded); a watchdog reads a shared
  * progress counter the sandbox bumps at every event and disposes an isolate whose current event used more
@@ -312,9 +319,9 @@ export class ScriptRuntime {
   };
 
   #pump(): void {
-    // Two dispatches in flight: the isolate runs one while the event loop prepares the next and carries out
-    // the ops of the previous one. The isolate runs them in order; ops and host requests reach the event loop
-    // in the order the script made them (isolated-vm delivers both through one queue), so pipelining
+    // Several dispatches in flight: the isolate runs one while the event loop prepares the next and carries
+    // out the ops of the previous one. The isolate runs them in order; ops and host requests reach the event
+    // loop in the order the script made them (isolated-vm delivers both through one queue), so pipelining
     // changes no outcome.
     while (this.#inflight < MAX_INFLIGHT && !this.#dead && this.#queue.length > 0) {
       const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
