@@ -177,7 +177,7 @@ export class ScriptRuntime {
       const hostSync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCall(ops, req));
       const hostAsync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCallAsync(ops, req));
       const hostOps = new ivm.Reference((ops: unknown) => rt!.#onOps(ops));
-      const script = await isolate.compileScript(sandboxSource(), { filename: 'ssas-sandbox.js' });
+      const script = await compileSandbox(isolate);
       const factory = (await script.run(context, { reference: true })) as ivm.Reference<(...a: unknown[]) => unknown>;
       script.release();
       const dispatch = (await factory.apply(
@@ -525,6 +525,26 @@ export class ScriptRuntime {
     const h = this.isolate.getHeapStatisticsSync();
     return h.used_heap_size + h.externally_allocated_size;
   }
+}
+
+/**
+ * V8's code cache of the sandbox source, produced by the first isolate and handed to every later one (all
+ * isolates of the process compile the same text): instance start skips most of the parse.
+ */
+let sandboxCache: ivm.ExternalCopy<ArrayBuffer> | null = null;
+
+async function compileSandbox(isolate: ivm.Isolate): Promise<ivm.Script> {
+  const source = sandboxSource();
+  if (sandboxCache !== null) {
+    const script = await isolate.compileScript(source, { filename: 'ssas-sandbox.js', cachedData: sandboxCache });
+    if (!(script as { cachedDataRejected?: boolean }).cachedDataRejected) return script;
+    sandboxCache = null;
+    script.release();
+  }
+  const script = await isolate.compileScript(source, { filename: 'ssas-sandbox.js', produceCachedData: true });
+  const produced = (script as { cachedData?: ivm.ExternalCopy<ArrayBuffer> }).cachedData;
+  if (produced) sandboxCache = produced;
+  return script;
 }
 
 function errorForScript(err: unknown): { message: string; code?: string; name?: string } {
