@@ -70,19 +70,61 @@ function ssasAmf(S) {
     return v;
   }
 
+  /**
+   * Short ASCII strings (member names, most short values) recur from call to call: a cache by content
+   * returns the same internalized string (no allocation, and property stores and `in` checks with it stay
+   * on V8's fast paths); a miss builds the string from a preallocated array of its length.
+   */
+  var SHORT_MAX = 32;
+  var CACHE_SIZE = 1024;
+  /** @type {(string | undefined)[]} */
+  var cacheStr = new Array(CACHE_SIZE).fill(undefined);
+  /** @type {number[][]} */
+  var unitArrays = [];
+  for (var ua = 0; ua <= SHORT_MAX; ua++) unitArrays.push(new Array(ua).fill(0));
+
+  function shortAscii(n) {
+    var h = n;
+    for (var q = pos, stop = pos + n; q < stop; q++) {
+      var b = buf[q];
+      if (b >= 0x80) return null;
+      h = ((h << 5) - h + b) | 0;
+    }
+    var slot = h & (CACHE_SIZE - 1);
+    var hit = cacheStr[slot];
+    if (hit !== undefined && hit.length === n) {
+      var same = true;
+      for (var i = 0; i < n; i++) {
+        if (hit.charCodeAt(i) !== buf[pos + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        pos += n;
+        return hit;
+      }
+    }
+    var units = unitArrays[n];
+    for (var j = 0; j < n; j++) units[j] = buf[pos + j];
+    var str = String.fromCharCode.apply(null, units);
+    pos += n;
+    // Keep the internalized copy: a for-in over an object keyed by it yields that string (no prototype:
+    // nothing a script put on Object.prototype runs).
+    var holder = Object.create(null);
+    holder[str] = 0;
+    for (var k in holder) str = k;
+    cacheStr[slot] = str;
+    return str;
+  }
+
   /** Strict UTF-8 (what Node decodes identically); anything invalid bails to the host's lenient decoder. */
   function utf8(n) {
     if (n > end - pos) throw BAIL;
     var stop = pos + n;
-    if (n <= 64) {
-      // Short ASCII (keys, most values): one fromCharCode over the bytes, no code-unit array to resize.
-      var q = pos;
-      while (q < stop && buf[q] < 0x80) q++;
-      if (q === stop) {
-        var ascii = String.fromCharCode.apply(null, /** @type {any} */ (buf.subarray(pos, stop)));
-        pos = stop;
-        return ascii;
-      }
+    if (n <= SHORT_MAX) {
+      var ascii = shortAscii(n);
+      if (ascii !== null) return ascii;
     }
     var s = '';
     var k = 0;

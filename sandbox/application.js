@@ -279,8 +279,10 @@ function ssasApplication(S) {
   };
 
   /** Finds the function a client call names: own/prototype/__resolve, then dotted or slashed paths. */
-  function findMethod(client, name) {
-    var fn = client[name];
+  function findMethod(client, name, target) {
+    // The facade's get trap sends names the client lacks to __resolve; names it has are read as the trap
+    // would read them (receiver = the facade), without going through the Proxy.
+    var fn = target !== undefined && name in target ? Reflect.get(target, name, client) : client[name];
     if (typeof fn === 'function') return { self: client, fn: fn };
     var parts = name.split(/[./]/);
     if (parts.length < 2) return null;
@@ -336,7 +338,7 @@ function ssasApplication(S) {
   function rcall(rec) {
     var client = clients.get(rec.cid);
     if (!client) return { notFound: true };
-    var m = findMethod(client, rec.name);
+    var m = findMethod(client, rec.name, raw.get(rec.cid));
     if (!m) return { notFound: true };
     var args = S.amf.decodeArgs(rec.args, rec.argsLength);
     if (args === null) {
