@@ -32,7 +32,7 @@ options (environment variable in brackets):
   --workers N          load client processes (default 1; bridge and vod: 2) [BENCH_WORKERS]
   --budget SEC         throughput: no new step after SEC per server (default 60) [BENCH_BUDGET]
   --decode-sec SEC     time per decode measurement [BENCH_DECODE_SEC]
-  --repeat R           fan-out, bridge calls: R runs per server and N, round robin; the median is shown (bridge calls: 3 by default) [BENCH_REPEAT]
+  --repeat R           fan-out, bridge calls: R runs per server and N, round robin; the median is shown (bridge calls: 5 paired rounds by default) [BENCH_REPEAT]
   --profile            after fan-out, profile ssas at the largest N with perf; bridge: profile a sandbox run
   --ssas-root DIR      measure the ssas checkout in DIR (built) instead of this one [BENCH_SSAS_ROOT]
   --json FILE          also write the JSON figures to FILE
@@ -145,8 +145,8 @@ async function main() {
         outstanding: num(opts.outstanding, undefined, 8),
         warmupSec: warm(quick ? 1 : 2),
         measureSec: meas(quick ? 3 : 8),
-        // Call throughput on a shared 2-core VM varies by +-30 % from run to run: 3 round-robin runs, median.
-        repeat: num(opts.repeat, env.BENCH_REPEAT, quick ? 1 : 3),
+        // Call throughput on a shared 2-core VM varies by +-30 % from run to run: 5 paired rounds, median.
+        repeat: num(opts.repeat, env.BENCH_REPEAT, quick ? 1 : 5),
         instances: num(opts.instances, undefined, quick ? 10 : 30),
         idleInstances: quick ? 5 : 20,
         memClients: quick ? 50 : 200,
