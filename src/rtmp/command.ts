@@ -32,10 +32,7 @@ function valuesOf(msg: RtmpMessage): AmfValue[] {
 
 /** Decodes a command message; AMF errors keep their own codes. */
 export function decodeCommand(msg: RtmpMessage): Command {
-  const v = valuesOf(msg);
-  if (typeof v[0] !== 'string') throw new RtmpError('ERR_RTMP_BAD_COMMAND', 'command name is not a string');
-  const txn = typeof v[1] === 'number' && Number.isFinite(v[1]) ? v[1] : 0;
-  return { name: v[0], transactionId: txn, commandObject: v.length > 2 ? v[2] : null, args: v.slice(3) };
+  return completeCommand(decodeCommandHead(msg));
 }
 
 /**

@@ -7,8 +7,7 @@
 import * as vm from 'node:vm';
 import * as path from 'node:path';
 import { decodeAmf0All, type AmfValue } from '../amf';
-import { AmfError } from '../errors';
-import { ScriptError, isSsasError } from '../errors';
+import { AmfError, ScriptError, isSsasError } from '../errors';
 import { getLogger } from '../logger';
 import type { AppLogic, CallOutcome, RawCall, StopReason } from '../server/app-logic';
 import type { AppInstance } from '../server/app-instance';
