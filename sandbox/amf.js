@@ -812,26 +812,6 @@ function ssasAmf(S) {
     return { op: 'results', b: b };
   }
 
-  /** Encodes one value as AMF0 (tests and the shell); null when the general path would be needed. */
-  function encodeValue(value) {
-    var saved = len;
-    if (!writeResult(0, value)) return null;
-    var b = out.slice(saved + 12, len);
-    len = saved;
-    return b;
-  }
-
-  /** Decodes AMF0 values from bytes (tests): null when the general path would be needed. */
-  function decodeBytes(bytes) {
-    var prev = buf;
-    setInput(bytes);
-    try {
-      return decodeArgs(0, bytes.length);
-    } finally {
-      setInput(prev);
-    }
-  }
-
   S.amf = {
     setInput: setInput,
     decodeArgs: decodeArgs,
@@ -842,7 +822,5 @@ function ssasAmf(S) {
     hasResults: function () {
       return len > 0;
     },
-    encodeValue: encodeValue,
-    decodeBytes: decodeBytes,
   };
 }
