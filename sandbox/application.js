@@ -326,9 +326,8 @@ function ssasApplication(S) {
         value = rcall(rec);
       } catch (err) {
         // What handlers.call does when it throws (dispatch.js): this call fails, the run goes on.
-        if (err && typeof err === 'object' && err.__ssasFatal === true) throw err;
-        value = { internalError: String((err && err.stack) || err) };
-        S.emit({ op: 'internalError', message: value.internalError });
+        if (S.isTermination(err)) throw err;
+        value = S.internalFailure(err);
       }
       if (value !== S.HANDLED) S.emit({ op: 'done', seq: seq, value: value });
     }

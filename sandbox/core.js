@@ -90,6 +90,16 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
     HANDLED: { handled: true },
     /** Host offset of the first byte of the current dispatch's packed call arguments. */
     callBase: 0,
+    /**
+     * A handler failed in a way user code did not catch (a sandbox bug or a hostile value): logged by the
+     * host, and the event's result, which the host answers as "Internal error.".
+     */
+    internalFailure: function (err) {
+      var message = String((err && err.stack) || err);
+      S.emit({ op: 'internalError', message: message });
+      return { internalError: message };
+    },
+    isTermination: isTermination,
     toHost: toHost,
     fromHost: fromHost,
     errorInfo: errorInfo,

@@ -19,8 +19,7 @@ function ssasDispatcher(S) {
         value = handler ? handler(ev) : undefined;
       } catch (err) {
         // Handlers catch user errors themselves; what reaches here is a sandbox bug or a hostile value.
-        value = { internalError: String((err && err.stack) || err) };
-        S.emit({ op: 'internalError', message: value.internalError });
+        value = S.internalFailure(err);
       }
       if (ev.seq !== undefined && value !== S.HANDLED) S.emit({ op: 'done', seq: ev.seq, value: value });
     }

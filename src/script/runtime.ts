@@ -102,7 +102,7 @@ export class ScriptRuntime {
   #host: RuntimeHost;
   #queue: ScriptEvent[] = [];
   #queuedKeys = new Set<string>();
-  /** Packed AMF0 arguments of queued client calls (rcall events point into it by host offset). */
+  /** Call records of queued client calls (rcalls runs point into it by host offset; see rawCall). */
   #pack: Buffer = Buffer.alloc(16 * 1024);
   #packLen = 0;
   #packSent = 0;
@@ -333,7 +333,8 @@ export class ScriptRuntime {
       this.#startWatchdog();
       const args: unknown[] = [batch];
       if (this.#packLen > this.#packSent) {
-        // The packed calls of this batch: those up to its last run (runs are queued in pack order). A right-sized copy: the clone would otherwise carry the whole pack buffer.
+        // The packed calls of this batch: those up to its last run (runs are queued in pack order). A
+        // right-sized copy: the clone would otherwise carry the whole pack buffer.
         let last = -1;
         for (let i = batch.length - 1; i >= 0 && last < 0; i--) if (batch[i].e === 'rcalls') last = i;
         if (last >= 0) {
