@@ -76,6 +76,13 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
       deliverOps(takeOps());
     },
 
+    /** Events raised inside the sandbox, run by the dispatcher after the current batch (see S.later). */
+    laterQueue: [],
+    /** Queues an event (as the host would post it) to run once the current batch of events has run. */
+    later: function (event) {
+      S.laterQueue.push(event);
+    },
+
     /** Synchronous request to the host; the queued ops go first so the host sees program order. */
     hostCall: function (req) {
       return unwrapHostResult(callHost(hostSync, 'applySync', req, { arguments: { copy: true }, result: { copy: true } }));

@@ -23,6 +23,18 @@ function ssasDispatcher(S) {
       }
       if (ev.seq !== undefined && value !== S.HANDLED) S.emit({ op: 'done', seq: ev.seq, value: value });
     }
+    // Events the script raised for itself (S.later): after this batch, before any event the host queued
+    // meanwhile, so a local failure always reaches the script before a network event that followed it.
+    for (var j = 0; j < S.laterQueue.length; j++) {
+      var ev2 = S.laterQueue[j];
+      Atomics.add(S.progress, 0, 1);
+      try {
+        S.handlers[ev2.e](ev2);
+      } catch (err) {
+        S.internalFailure(err);
+      }
+    }
+    S.laterQueue.length = 0;
     S.flushOps();
   };
 }

@@ -316,8 +316,13 @@ function ssasNetConnection(S) {
   };
 
   NSP.play = function () {
-    // "You cannot use the server-side NetStream class to play a stream."
-    S.emit({ op: 'nsPlay', id: this.__ssasNsId });
+    // "You cannot use the server-side NetStream class to play a stream." The failure is the script's own
+    // event, after the current one: ahead of any network status that arrived while this event ran.
+    S.later({
+      e: 'nsStatus',
+      id: this.__ssasNsId,
+      info: { level: 'error', code: 'NetStream.Play.Failed', description: 'A server-side NetStream can publish; it cannot play a stream.' },
+    });
   };
 
   NSP.setIPMulticastPublishAddress = function (address, port) {

@@ -131,17 +131,6 @@ export class NetExtension implements ScriptExtension {
         if (ns) ns.bufferTime = Number(op.value) || 0;
         return true;
       }
-      case 'nsPlay': {
-        const id = Number(op.id);
-        setImmediate(() =>
-          logic.runtime?.post({
-            e: 'nsStatus',
-            id,
-            info: toIsolate({ level: 'error', code: 'NetStream.Play.Failed', description: 'A server-side NetStream can publish; it cannot play a stream.' }),
-          }),
-        );
-        return true;
-      }
       case 'registerProxy': {
         const method = String(op.method);
         const t = op.target as { nc?: number; cid?: string } | null;
