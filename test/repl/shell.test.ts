@@ -149,12 +149,18 @@ describe('dot-commands', () => {
     await term.expect(/> $/);
     expect(await term.run('.apps')).toMatch(/^broken {2}not loaded\nplain {2}not loaded\nshell {2}\*shell\/_definst_ \(running, 0 clients\)\n$/);
     expect(await term.run('.clients')).toBe('no clients\n');
+    // The shell notices clients and streams on its own timer: wait for each notice, so that it is not
+    // printed in the middle of a later command's output.
+    term.mark();
     const c = await client(['carol']);
+    await term.expect(/\* client \w+ connected from 127\.0\.0\.1/);
     const rows = await term.run('.clients');
     expect(rows).toMatch(/^id\s+state\s+ip\s+agent\s+bytes in\/out\n\w+\s+connected\s+127\.0\.0\.1\s+WIN 10,0,32,18\s+\d+\/\d+\n$/);
     expect(await term.run('.streams')).toBe('no streams\n');
     const s = await c.createStream();
+    term.mark();
     await s.publish('live1');
+    await term.expect(/\* stream live1 published by/);
     expect(await term.run('.streams')).toMatch(/^name\s+state\s+publisher.*\nlive1\s+publishing\s+127\.0\.0\.1:\d+ \(\w+\) stream 1 \(live1\)\s+0\s+[\d.]+s\s+0\n$/);
     expect(await term.run('Stream.get("live1").state')).toBe('undefined\n');
     expect(await term.run('Stream.get("live1")')).toMatch(/state: 'publishing \(127\.0\.0\.1:\d+ \(\w+\) stream 1 \(live1\)\)'/);
@@ -189,7 +195,9 @@ describe('dot-commands', () => {
     const original = fs.readFileSync(main, 'utf8');
     fs.writeFileSync(main, original.replace('var greeting = "hello";', 'var greeting = "reloaded";'));
     try {
+      term.mark();
       const c = await client(['dave']);
+      await term.expect(/\* client \w+ connected from/);
       const codes: string[] = [];
       c.onStatus = (i) => codes.push(i.code);
       term.mark();
@@ -258,11 +266,13 @@ describe('events while the prompt waits', () => {
   it('prints trace output above the prompt and draws the line being typed again', async () => {
     const { term } = await shell();
     await term.expect(/> $/);
+    term.mark();
     const c = await client(['gina']);
     await term.expect(/trace connect gina\n/);
+    await term.expect(/\* client \w+ connected from/);
     term.mark();
     term.type('double(');
-    await term.expect(/> double\($/);
+    await term.expect(/double\($/);
     term.mark();
     void c.call('hello', 'henry');
     await term.expect(/trace hello from henry\nshell\/_definst_> double\($/);
