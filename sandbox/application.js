@@ -119,6 +119,8 @@ function ssasApplication(S) {
         },
         set: function (v) {
           v = v === null || v === undefined ? '' : String(v);
+          // "A legal key can be any string that does not contain the characters * or :"; others are ignored.
+          if (k === 'virtualKey' && /[*:]/.test(v)) return;
           values[k] = v;
           S.emit({ op: 'clientSet', cid: cid, key: k, value: v });
         },

@@ -67,7 +67,7 @@ function ssasStream(S) {
   Object.defineProperty(Stream, 'length', {
     value: function length(name, virtualKey) {
       if (!validName(name)) return 0;
-      return S.hostCallAsync({ t: 'streamLength', name: name });
+      return S.hostCallAsync({ t: 'streamLength', name: name, virtualKey: virtualKey == null ? '' : String(virtualKey) });
     },
     writable: true,
     configurable: true,
@@ -99,7 +99,8 @@ function ssasStream(S) {
     if (r === 2 || r === 3) r = Number(r);
     else r = r === true || r === 1;
     var nc = remoteConnection && remoteConnection.__ssasNcId !== undefined ? remoteConnection.__ssasNcId : undefined;
-    S.emit({ op: 'streamPlay', name: this.name, item: { name: streamName, start: start, len: len }, reset: r, nc: nc });
+    var item = { name: streamName, start: start, len: len, virtualKey: virtualKey == null ? '' : String(virtualKey) };
+    S.emit({ op: 'streamPlay', name: this.name, item: item, reset: r, nc: nc });
     return true;
   };
 
@@ -142,8 +143,15 @@ function ssasStream(S) {
     return S.hostCall({ t: 'streamMeta', name: this.name });
   };
 
-  P.setVirtualPath = function (virtualKey, directory, virtualPath) {
-    S.emit({ op: 'streamVirtualPath', key: String(virtualKey), directory: String(directory), path: String(virtualPath) });
+  // myStream.setVirtualPath(virtualPath, directory, virtualKey): maps a virtual path to a folder for clients
+  // with that key, server-wide (FMS changed its Vhost.xml VirtualDirectory); an empty directory removes it.
+  P.setVirtualPath = function (virtualPath, directory, virtualKey) {
+    S.emit({
+      op: 'streamVirtualPath',
+      path: virtualPath == null ? '' : String(virtualPath),
+      directory: directory == null ? '' : String(directory),
+      key: virtualKey == null ? '' : String(virtualKey),
+    });
   };
 
   Object.keys(P).forEach(function (k) {

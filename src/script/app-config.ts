@@ -48,6 +48,12 @@ export interface VirtualDirectoryMapping {
   prefix: string;
   /** Absolute physical folder. */
   dir: string;
+  /**
+   * The virtual key the mapping is for (`<Streams key="A">`, or FMS 2's `A;prefix;dir`): it serves clients
+   * whose `Client.virtualKey` is that key. Absent or "" serves every client that has no mapping of its own
+   * for the same prefix.
+   */
+  key?: string;
 }
 
 export interface StreamsConfig {
@@ -143,12 +149,16 @@ export function runtimeSizeToMemoryMB(kb: number): number {
   return Math.max(MIN_MEMORY_MB, Math.ceil(kb / 1024));
 }
 
-/** Case-insensitive, typed access to the Application.xml tree; errors name the file, element and value. */
-class Reader {
+/**
+ * Case-insensitive, typed access to an FMS configuration tree (Application.xml, Vhost.xml); errors carry
+ * `code` and name the file, element and value.
+ */
+export class ConfigReader {
   constructor(
     readonly file: string,
     readonly baseDir: string,
     readonly vars: Record<string, string>,
+    readonly code: 'ERR_APP_CONFIG' | 'ERR_VHOST_CONFIG' = 'ERR_APP_CONFIG',
   ) {}
 
   /** All elements at `names` below `from` (any case), through every matching intermediate element. */
@@ -184,7 +194,7 @@ class Reader {
 
   fail(el: XmlNode, value: string, why: string): never {
     const element = elementPath(el);
-    throw new ConfigError('ERR_APP_CONFIG', `${this.file}: <${element}> ${why}, got "${value}"`, {
+    throw new ConfigError(this.code, `${this.file}: <${element}> ${why}, got "${value}"`, {
       file: this.file,
       element,
       value,
@@ -215,16 +225,25 @@ class Reader {
     return path.resolve(this.baseDir, raw);
   }
 
-  /** `/virtual;physical` -> mapping; empty entries (common in stock files) -> undefined. */
+  /**
+   * `/virtual;physical` -> mapping, with the `key` attribute as its virtual key; FMS 2's
+   * `key;virtual;physical` form too. Empty entries (common in stock files) -> undefined.
+   */
   mapping(el: XmlNode): VirtualDirectoryMapping | undefined {
     const raw = this.text(el);
     if (raw === undefined) return undefined;
-    const semi = raw.indexOf(';');
-    if (semi === -1) this.fail(el, raw, 'must be "/prefix;physicalDir"');
-    const dirText = raw.slice(semi + 1).trim();
+    const fields = raw.split(';');
+    if (fields.length < 2 || fields.length > 3) this.fail(el, raw, 'must be "/prefix;physicalDir"');
+    const keyAttr = Object.keys(el.attributes).find((k) => k.toLowerCase() === 'key');
+    let key = keyAttr !== undefined ? el.attributes[keyAttr]!.trim() : '';
+    if (fields.length === 3) key = fields.shift()!.trim();
+    if (/[*:]/.test(key)) this.fail(el, raw, 'has a virtual key with "*" or ":"');
+    const dirText = fields[1]!.trim();
     if (dirText === '') this.fail(el, raw, 'has no physical directory after ";"');
-    const parts = raw.slice(0, semi).trim().replace(/\\/g, '/').split('/').filter((s) => s !== '');
-    return { prefix: '/' + parts.join('/'), dir: this.dir(dirText) };
+    const parts = fields[0]!.trim().replace(/\\/g, '/').split('/').filter((s) => s !== '');
+    const m: VirtualDirectoryMapping = { prefix: '/' + parts.join('/'), dir: this.dir(dirText) };
+    if (key !== '') m.key = key;
+    return m;
   }
 }
 
@@ -249,7 +268,7 @@ export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOpt
     });
   }
   const absFile = path.resolve(file);
-  const r = new Reader(file, path.dirname(absFile), opts.vars ?? {});
+  const r = new ConfigReader(file, path.dirname(absFile), opts.vars ?? {});
   const cfg = defaultAppConfig();
   cfg.file = absFile;
 
@@ -364,9 +383,9 @@ function setIfDefined<T extends object, K extends keyof T>(target: T, key: K, va
   if (value !== undefined) target[key] = value;
 }
 
-/** Finds `Application.xml` in `appDir` (exact name first, then any case); null when there is none. */
-async function findConfigFile(appDir: string): Promise<string | null> {
-  const exact = path.join(appDir, APP_CONFIG_FILE);
+/** Finds `name` in `dir` (exact name first, then any case); null when there is none. */
+async function findConfigFile(dir: string, name: string): Promise<string | null> {
+  const exact = path.join(dir, name);
   try {
     if ((await fsp.stat(exact)).isFile()) return exact;
   } catch {
@@ -374,13 +393,13 @@ async function findConfigFile(appDir: string): Promise<string | null> {
   }
   let entries: string[];
   try {
-    entries = await fsp.readdir(appDir);
+    entries = await fsp.readdir(dir);
   } catch {
     return null;
   }
-  const want = APP_CONFIG_FILE.toLowerCase();
+  const want = name.toLowerCase();
   const match = entries.sort().find((e) => e.toLowerCase() === want);
-  return match ? path.join(appDir, match) : null;
+  return match ? path.join(dir, match) : null;
 }
 
 /** Decodes UTF-8 (BOM dropped); bytes that are not valid UTF-8 are read as Latin-1, as old FMS files were. */
@@ -395,28 +414,33 @@ function decodeConfigBytes(buf: Buffer): string {
 }
 
 /**
+ * The text of configuration file `name` in `dir` (any case), or null when there is none. An unreadable or
+ * oversized file throws ConfigError with `code`.
+ */
+export async function readConfigFile(
+  dir: string,
+  name: string,
+  code: ConfigReader['code'],
+): Promise<{ file: string; text: string } | null> {
+  const file = await findConfigFile(dir, name);
+  if (file === null) return null;
+  try {
+    const st = await fsp.stat(file);
+    if (st.size > MAX_FILE_BYTES) throw new ConfigError(code, `${file} is ${st.size} bytes (limit ${MAX_FILE_BYTES})`, { file, size: st.size });
+    return { file, text: decodeConfigBytes(await fsp.readFile(file)) };
+  } catch (err) {
+    if (isSsasError(err)) throw err;
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT') return null;
+    throw new ConfigError(code, `cannot read ${file}: ${(err as Error).message}`, { file, code: errno }, { cause: err });
+  }
+}
+
+/**
  * Reads `<appDir>/Application.xml`. A missing file gives `defaultAppConfig()`; an unreadable, oversized or
  * malformed one throws ConfigError (ERR_APP_CONFIG, or ERR_XML_MALFORMED with line and column).
  */
 export async function loadAppConfig(appDir: string, opts: AppConfigOptions = {}): Promise<AppConfig> {
-  const file = await findConfigFile(appDir);
-  if (file === null) return defaultAppConfig();
-  let buf: Buffer;
-  try {
-    const st = await fsp.stat(file);
-    if (st.size > MAX_FILE_BYTES) {
-      throw new ConfigError('ERR_APP_CONFIG', `${file} is ${st.size} bytes (limit ${MAX_FILE_BYTES})`, {
-        file,
-        size: st.size,
-      });
-    }
-    buf = await fsp.readFile(file);
-  } catch (err) {
-    if (isSsasError(err)) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return defaultAppConfig();
-    const message = `cannot read ${file}: ${(err as Error).message}`;
-    throw new ConfigError('ERR_APP_CONFIG', message, { file, code }, { cause: err });
-  }
-  return parseAppConfig(decodeConfigBytes(buf), file, opts);
+  const found = await readConfigFile(appDir, APP_CONFIG_FILE, 'ERR_APP_CONFIG');
+  return found ? parseAppConfig(found.text, found.file, opts) : defaultAppConfig();
 }

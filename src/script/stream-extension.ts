@@ -11,6 +11,7 @@ import { fromIsolate, toIsolate } from './marshal';
 import type { ScriptExtension, ScriptLogic } from './script-logic';
 import type { HostRequest, ScriptOp } from './runtime';
 import type { LiveStream } from '../server/live-stream';
+import { setVirtualPath } from '../server/vhost-config';
 
 /** Resolves a server-side NetConnection id to a live stream pulled from it (set by the NetConnection feature). */
 export type RemoteLiveResolver = (logic: ScriptLogic, ncId: number, name: string) => LiveStream | null;
@@ -40,7 +41,7 @@ export class StreamExtension implements ScriptExtension {
     const name = String(op.name ?? '');
     switch (op.op) {
       case 'streamPlay': {
-        const item = op.item as { name: string; start: number; len: number };
+        const item = op.item as { name: string; start: number; len: number; virtualKey?: string };
         const ncId = typeof op.nc === 'number' ? op.nc : undefined;
         const resolver = this.remoteLive;
         this.stream(logic, name).play(
@@ -48,6 +49,7 @@ export class StreamExtension implements ScriptExtension {
             name: String(item.name),
             start: Number(item.start),
             len: Number(item.len),
+            virtualKey: typeof item.virtualKey === 'string' ? item.virtualKey : '',
             liveSource: ncId !== undefined && resolver ? () => resolver(logic, ncId, String(item.name)) : undefined,
           },
           op.reset as number | boolean,
@@ -87,8 +89,7 @@ export class StreamExtension implements ScriptExtension {
         return true;
       }
       case 'streamVirtualPath': {
-        const cfg = logic.instance.appConfig;
-        if (cfg) cfg.streams.virtualDirectories.push({ prefix: String(op.path), dir: String(op.directory) });
+        setVirtualPath(logic.instance.vhost, String(op.path), String(op.directory), String(op.key ?? ''), logic.instance.app.dir);
         return true;
       }
     }
@@ -110,7 +111,7 @@ export class StreamExtension implements ScriptExtension {
   requestAsync(logic: ScriptLogic, req: HostRequest): Promise<{ value: AmfValue }> | undefined {
     switch (req.t) {
       case 'streamLength':
-        return recordedLength(logic.instance, String(req.name)).then((value) => ({ value }));
+        return recordedLength(logic.instance, String(req.name), typeof req.virtualKey === 'string' ? req.virtualKey : '').then((value) => ({ value }));
       case 'streamFlush':
         return this.stream(logic, String(req.name))
           .flush()

@@ -7,6 +7,7 @@ import { LiveStreamRegistry } from './live-stream';
 import type { ClientSession } from './session';
 import { getLogger, type Logger } from '../logger';
 import type { AppConfig } from '../script/app-config';
+import type { VhostConfig } from './vhost-config';
 
 export interface AppDefinition {
   /** Folder name = application name. */
@@ -33,6 +34,8 @@ export interface InstanceHost {
   idleTimeoutSec(instance: AppInstance): number;
   /** The server forgets the instance (after unload). */
   instanceUnloaded(instance: AppInstance): void;
+  /** Server-wide settings from Vhost.xml (virtual keys and stream folders). */
+  readonly vhost: VhostConfig;
 }
 
 export class AppInstance {
@@ -58,6 +61,11 @@ export class AppInstance {
   readonly closers = new Set<() => void | Promise<void>>();
   /** Things other than clients that keep an idle instance alive (server-side streams, outgoing connections). */
   #holds = 0;
+
+  /** Server-wide settings from Vhost.xml. */
+  get vhost(): VhostConfig {
+    return this.#host.vhost;
+  }
 
   constructor(host: InstanceHost, app: AppDefinition, instanceName: string, logic: AppLogic) {
     this.#host = host;

@@ -28,6 +28,8 @@ export interface PlaylistItem {
   len: number;
   /** Deliver a file's data messages at once (reset 2/3 of Stream.play). */
   dataAtOnce?: boolean;
+  /** The virtual key files are looked up with (Stream.play's virtualKey); the storage's own when absent. */
+  virtualKey?: string;
   /** Pull the live stream from elsewhere (remote NetConnection); resolved by the caller. */
   liveSource?: () => LiveStream | null;
 }
@@ -202,7 +204,8 @@ export class Playlist {
       let file: string | null = null;
       let format;
       try {
-        const loc = locateStream(this.#opts.storage, item.name);
+        const storage = item.virtualKey ? { ...this.#opts.storage, virtualKey: item.virtualKey } : this.#opts.storage;
+        const loc = locateStream(storage, item.name);
         file = findStreamFile(loc);
         format = loc.format;
       } catch (err) {

@@ -10,12 +10,14 @@ import type { ClientSession, SessionStream } from './session';
 
 export interface ServerContext {
   readonly config: ServerConfig;
+  /** Client.virtualKey for a connecting player's flashVer (Vhost.xml VirtualKeys), "" when none matches. */
+  virtualKeyFor(agent: string): string;
   /** The application folder for this name, or null when it does not exist. */
   findApplication(name: string): Promise<AppDefinition | null>;
   /** The running (or newly created) instance; it may still be loading. */
   getInstance(app: AppDefinition, instanceName: string): Promise<AppInstance>;
   /** Stream.length semantics: seconds of a recorded stream, 0 when there is none. */
-  streamLength(instance: AppInstance, name: string): Promise<number>;
+  streamLength(instance: AppInstance, name: string, virtualKey?: string): Promise<number>;
   /**
    * Starts playback of a recorded file on a client stream. Returns false when no such file exists (the
    * caller then falls back to live or StreamNotFound).

@@ -16,6 +16,7 @@ import { ClientSession, type SessionStream } from './session';
 import type { LiveStream } from './live-stream';
 import type { RtmpMessage } from '../rtmp/types';
 import { NetError } from '../errors';
+import { defaultVhostConfig, loadVhostConfig, virtualKeyFor, type VhostConfig } from './vhost-config';
 
 const log = getLogger('server');
 
@@ -24,7 +25,7 @@ export type LogicFactory = (instance: AppInstance, server: Server) => AppLogic |
 
 /** Optional features layered on the core (recording/VOD, shared objects); each may leave a hook undefined. */
 export interface ServerFeature {
-  streamLength?(instance: AppInstance, name: string): Promise<number | null>;
+  streamLength?(instance: AppInstance, name: string, virtualKey?: string): Promise<number | null>;
   playFile?(session: ClientSession, stream: SessionStream, name: string, start: number, len: number, reset: boolean): boolean;
   onPublishStarted?(session: ClientSession, stream: SessionStream, live: LiveStream, mode: string): void;
   onPublishStopped?(session: ClientSession, stream: SessionStream, live: LiveStream): void;
@@ -52,6 +53,8 @@ export class Server implements ServerContext, InstanceHost {
   #creating = new Map<string, Promise<AppInstance>>();
   #closing = false;
   defaultIdleTimeoutSec: number;
+  /** `<appsDir>/Vhost.xml`, read by listen(); Stream.setVirtualPath changes its mappings in memory, as on FMS. */
+  vhost: VhostConfig = defaultVhostConfig();
 
   constructor(opts: ServerOptions = {}) {
     const { logicFactory, defaultIdleTimeoutSec, ...cfg } = opts;
@@ -62,8 +65,13 @@ export class Server implements ServerContext, InstanceHost {
     this.defaultIdleTimeoutSec = defaultIdleTimeoutSec ?? 60;
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
-  listen(): Promise<{ host: string; port: number; url: string }> {
+  /**
+   * Reads `<appsDir>/Vhost.xml` and starts listening; resolves with the bound address (port 0 picks a free
+   * port). A malformed Vhost.xml rejects with its ConfigError.
+   */
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    this.vhost = await loadVhostConfig(this.config.appsDir);
+    if (this.vhost.file) log.info(`virtual keys and directories from ${this.vhost.file}`);
     return new Promise((resolve, reject) => {
       const srv = createServer((socket) => this.#accept(socket));
       srv.on('error', (err: NodeJS.ErrnoException) => {
@@ -147,6 +155,10 @@ export class Server implements ServerContext, InstanceHost {
     return creating;
   }
 
+  virtualKeyFor(agent: string): string {
+    return virtualKeyFor(this.vhost, agent);
+  }
+
   idleTimeoutSec(instance: AppInstance): number {
     return instance.appConfig?.maxAppIdleTimeSec ?? this.defaultIdleTimeoutSec;
   }
@@ -157,9 +169,9 @@ export class Server implements ServerContext, InstanceHost {
 
   // ----- feature hooks ------------------------------------------------------------------------------------
 
-  async streamLength(instance: AppInstance, name: string): Promise<number> {
+  async streamLength(instance: AppInstance, name: string, virtualKey = ''): Promise<number> {
     for (const f of this.features) {
-      const v = await f.streamLength?.(instance, name);
+      const v = await f.streamLength?.(instance, name, virtualKey);
       if (typeof v === 'number') return v;
     }
     return 0;

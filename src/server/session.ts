@@ -335,7 +335,7 @@ export class ClientSession {
         this.call('onFCSubscribe', null, [info('status', 'NetStream.Play.Start', name)]);
         break;
       case 'getStreamLength':
-        return { kind: 'result', value: await this.ctx.streamLength(this.instance!, name) };
+        return { kind: 'result', value: await this.ctx.streamLength(this.instance!, name, this.client?.virtualKey) };
     }
     return { kind: 'result', value: null };
   }
@@ -446,6 +446,7 @@ export class ClientSession {
       secure: false,
       connectObject: obj,
     });
+    this.client.virtualKey = this.ctx.virtualKeyFor(this.client.agent);
     let instance: AppInstance;
     try {
       instance = await this.ctx.getInstance(def, target.instance);

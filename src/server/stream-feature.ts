@@ -20,13 +20,19 @@ import { defaultAppConfig } from '../script/app-config';
 
 const log = getLogger('streams');
 
-export function storageOf(instance: AppInstance): StreamStorage {
+/**
+ * Where an instance's streams live, for someone with `virtualKey` (a client's, or the one given to
+ * Stream.play/length): the application's virtual directories, then the server's (Vhost.xml).
+ */
+export function storageOf(instance: AppInstance, virtualKey = ''): StreamStorage {
   const cfg = instance.appConfig ?? defaultAppConfig();
+  const vhost = instance.vhost.virtualDirectories;
   return {
     appDir: instance.app.dir,
     instanceName: instance.instanceName,
     storageDir: cfg.streams.storageDir,
-    virtualDirectories: cfg.streams.virtualDirectories,
+    virtualDirectories: vhost.length === 0 ? cfg.streams.virtualDirectories : [...cfg.streams.virtualDirectories, ...vhost],
+    virtualKey,
   };
 }
 
@@ -45,11 +51,11 @@ export function recordLimits(instance: AppInstance): { quotaBytes?: number; maxD
 }
 
 /** Stream.length: seconds of the recorded file, 0 when there is none or it cannot be read. */
-export async function recordedLength(instance: AppInstance, name: string): Promise<number> {
+export async function recordedLength(instance: AppInstance, name: string, virtualKey = ''): Promise<number> {
   let file: string | null = null;
   let format;
   try {
-    const loc = locateStream(storageOf(instance), name);
+    const loc = locateStream(storageOf(instance, virtualKey), name);
     file = findStreamFile(loc);
     format = loc.format;
   } catch {
@@ -73,24 +79,25 @@ export class StreamFeature implements ServerFeature {
   readonly #recorders = new Map<SessionStream, Recorder | Promise<Recorder | null>>();
   readonly #stopping = new Set<Promise<void>>();
 
-  async streamLength(instance: AppInstance, name: string): Promise<number | null> {
-    return recordedLength(instance, name);
+  async streamLength(instance: AppInstance, name: string, virtualKey = ''): Promise<number | null> {
+    return recordedLength(instance, name, virtualKey);
   }
 
   playFile(session: ClientSession, stream: SessionStream, name: string, start: number, len: number, reset: boolean): boolean {
     const instance = session.instance!;
+    const client = session.client!;
+    const storage = storageOf(instance, client.virtualKey);
     let file: string | null;
     try {
-      file = findStreamFile(locateStream(storageOf(instance), name));
+      file = findStreamFile(locateStream(storage, name));
     } catch {
       return false;
     }
     if (!file) return false;
-    const client = session.client!;
     const playlist = new Playlist(
       {
         instance,
-        storage: storageOf(instance),
+        storage,
         leadMs: () => Math.min(Math.max(stream.clientBufferMs || 1000, 250), 10_000),
         highWaterBytes: session.ctx.config.playerHighWaterBytes,
         clientId: client.id,
@@ -124,7 +131,7 @@ export class StreamFeature implements ServerFeature {
     const name = live.name;
     let loc;
     try {
-      loc = locateStream(storageOf(instance), stream.publishName, true);
+      loc = locateStream(storageOf(instance, session.client?.virtualKey), stream.publishName, true);
     } catch {
       return;
     }

@@ -32,7 +32,10 @@ export interface StreamStorage {
   appDir: string;
   instanceName: string;
   storageDir?: string;
+  /** The application's mappings first, then the server's (Vhost.xml); see locateStream for the lookup. */
   virtualDirectories: VirtualDirectoryMapping[];
+  /** The virtual key of whoever asks (Client.virtualKey, the virtualKey argument of Stream.play/length). */
+  virtualKey?: string;
 }
 
 const MP4_PLAY_EXTS = ['', '.mp4', '.f4v', '.m4v', '.mov', '.m4a', '.3gp'];
@@ -76,14 +79,10 @@ export function locateStream(st: StreamStorage, raw: string, forWrite = false): 
   const root = instanceStreamRoot(st);
   let dir = root;
   let rel = parts;
-  for (const v of st.virtualDirectories) {
-    const vp = v.prefix.replace(/^\/+|\/+$/g, '').split('/').filter((p) => p !== '');
-    if (vp.length === 0 || vp.length >= parts.length) continue;
-    if (vp.every((p, i) => p.toLowerCase() === parts[i]!.toLowerCase())) {
-      dir = path.resolve(st.appDir, v.dir);
-      rel = parts.slice(vp.length);
-      break;
-    }
+  const v = virtualDirectoryFor(st, parts);
+  if (v) {
+    dir = path.resolve(st.appDir, v.mapping.dir);
+    rel = parts.slice(v.depth);
   }
   const base = path.join(dir, ...rel);
   let candidates: string[];
@@ -100,6 +99,26 @@ export function locateStream(st: StreamStorage, raw: string, forWrite = false): 
     candidates = /\.flv$/i.test(base) ? [base] : [`${base}.flv`];
   }
   return { name: raw, bare, prefix, format, candidates, root };
+}
+
+/**
+ * The virtual directory a stream name falls in, as FMS looked it up: the longest matching prefix first
+ * ("foo/bar/x" tries "foo/bar", then "foo"); for one prefix, the mapping of the asker's virtual key before a
+ * mapping without a key; mappings of other keys never apply. Prefixes compare without regard to case.
+ */
+function virtualDirectoryFor(st: StreamStorage, parts: string[]): { mapping: VirtualDirectoryMapping; depth: number } | null {
+  const key = st.virtualKey ?? '';
+  let best: { mapping: VirtualDirectoryMapping; depth: number; exact: boolean } | null = null;
+  for (const m of st.virtualDirectories) {
+    const mk = m.key ?? '';
+    if (mk !== '' && mk !== key) continue;
+    const vp = m.prefix.replace(/^\/+|\/+$/g, '').split('/').filter((p) => p !== '');
+    if (vp.length === 0 || vp.length >= parts.length) continue;
+    if (!vp.every((p, i) => p.toLowerCase() === parts[i]!.toLowerCase())) continue;
+    const exact = mk !== '';
+    if (!best || vp.length > best.depth || (vp.length === best.depth && exact && !best.exact)) best = { mapping: m, depth: vp.length, exact };
+  }
+  return best;
 }
 
 /** The existing file of a stream, or null. */

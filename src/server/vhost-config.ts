@@ -1,0 +1,126 @@
+/**
+ * The parts of an FMS `Vhost.xml` that ssas reads, from `<appsDir>/Vhost.xml` (FMS kept it in
+ * `conf/_defaultRoot_/_defaultVHost_/`; copy it next to the applications):
+ *
+ * - `VirtualKeys/Key from="WIN 8,0,0,0" to="WIN 9,0,59,0"` with the key as text: a client whose connect
+ *   `flashVer` has that platform and a version in [from, to] gets that `Client.virtualKey`; the first
+ *   matching Key wins; no match leaves the key "" (FMS "applies a default setting"). Versions compare number
+ *   by number (missing numbers are 0), platforms without regard to case.
+ * - `VirtualDirectory/Streams` (repeatable; `key` attribute or FMS 2's `key;prefix;dir`): stream folders
+ *   for every application of the server, consulted after the application's own
+ *   `StreamManager/VirtualDirectory` mappings (see stream-paths.ts for the lookup).
+ *
+ * Anything else in the file is ignored. A malformed file throws ConfigError ERR_VHOST_CONFIG (or
+ * ERR_XML_MALFORMED with line and column); `ssas serve` refuses to start on it.
+ */
+import * as path from 'node:path';
+import { ConfigError } from '../errors';
+import { ConfigReader, readConfigFile, type VirtualDirectoryMapping } from '../script/app-config';
+import { childElements, parseXmlStrict, type XmlNode } from '../util/xml';
+
+export const VHOST_CONFIG_FILE = 'Vhost.xml';
+
+export interface VirtualKeyRange {
+  platform: string;
+  from: number[];
+  to: number[];
+  key: string;
+}
+
+export interface VhostConfig {
+  file?: string;
+  virtualKeys: VirtualKeyRange[];
+  virtualDirectories: VirtualDirectoryMapping[];
+}
+
+export function defaultVhostConfig(): VhostConfig {
+  return { virtualKeys: [], virtualDirectories: [] };
+}
+
+/** "WIN 10,0,32,18" -> platform WIN, version [10, 0, 32, 18]; null when it is not of that form. */
+export function parseFlashVersion(text: string): { platform: string; version: number[] } | null {
+  const m = /^\s*([A-Za-z]+)\s+(\d+(?:,\d+){0,3})\s*$/.exec(text);
+  if (!m) return null;
+  return { platform: m[1]!.toUpperCase(), version: m[2]!.split(',').map(Number) };
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < 4; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The virtual key for a client's `flashVer` (the first range holding it), or "". */
+export function virtualKeyFor(cfg: VhostConfig, agent: string): string {
+  if (cfg.virtualKeys.length === 0) return '';
+  const v = parseFlashVersion(agent);
+  if (!v) return '';
+  for (const r of cfg.virtualKeys) {
+    if (r.platform === v.platform && compareVersions(v.version, r.from) >= 0 && compareVersions(v.version, r.to) <= 0) return r.key;
+  }
+  return '';
+}
+
+/** Parses Vhost.xml text; `file` names it in errors and its folder is the base for relative folders. */
+export function parseVhostConfig(xmlText: string, file: string): VhostConfig {
+  const doc = parseXmlStrict(xmlText, file, { keepComments: false });
+  const root = childElements(doc)[0];
+  if (!root?.nodeName || root.nodeName.toLowerCase() !== 'virtualhost') {
+    throw new ConfigError('ERR_VHOST_CONFIG', `${file}: root element must be <VirtualHost>, got <${root?.nodeName ?? ''}>`, {
+      file,
+      element: root?.nodeName ?? null,
+    });
+  }
+  const absFile = path.resolve(file);
+  const r = new ConfigReader(file, path.dirname(absFile), {}, 'ERR_VHOST_CONFIG');
+  const cfg = defaultVhostConfig();
+  cfg.file = absFile;
+  for (const el of r.all(root, ['VirtualKeys', 'Key'])) {
+    const key = r.text(el);
+    if (key === undefined) continue; // the stock file's empty Keys
+    if (/[*:]/.test(key)) r.fail(el, key, 'is a virtual key with "*" or ":"');
+    const from = parseFlashVersion(attr(el, 'from'));
+    const to = parseFlashVersion(attr(el, 'to'));
+    if (!from || !to) return r.fail(el, `from="${attr(el, 'from')}" to="${attr(el, 'to')}"`, 'needs from and to like "WIN 8,0,0,0"');
+    if (from.platform !== to.platform) return r.fail(el, `${attr(el, 'from')} / ${attr(el, 'to')}`, 'has from and to on different platforms');
+    cfg.virtualKeys.push({ platform: from.platform, from: from.version, to: to.version, key });
+  }
+  for (const el of r.all(root, ['VirtualDirectory', 'Streams'])) {
+    const m = r.mapping(el);
+    if (m) cfg.virtualDirectories.push(m);
+  }
+  return cfg;
+}
+
+/**
+ * Stream.setVirtualPath(virtualPath, directory, virtualKey): sets the server-wide mapping of `virtualPath`
+ * for `key` (replacing the one there was), or removes it when `directory` is empty. A relative directory
+ * is relative to the calling application's folder. Returns false for a path that is empty or a key with
+ * "*" or ":".
+ */
+export function setVirtualPath(cfg: VhostConfig, virtualPath: string, directory: string, key: string, baseDir: string): boolean {
+  const parts = virtualPath.trim().replace(/\\/g, '/').split('/').filter((p) => p !== '');
+  if (parts.length === 0 || /[*:]/.test(key)) return false;
+  const prefix = '/' + parts.join('/');
+  const same = (m: VirtualDirectoryMapping): boolean => m.prefix.toLowerCase() === prefix.toLowerCase() && (m.key ?? '') === key;
+  cfg.virtualDirectories = cfg.virtualDirectories.filter((m) => !same(m));
+  const dir = directory.trim();
+  if (dir === '') return true;
+  const m: VirtualDirectoryMapping = { prefix, dir: /^[A-Za-z]:[\\/]/.test(dir) ? dir : path.resolve(baseDir, dir) };
+  if (key !== '') m.key = key;
+  cfg.virtualDirectories.push(m);
+  return true;
+}
+
+function attr(el: XmlNode, name: string): string {
+  const k = Object.keys(el.attributes).find((a) => a.toLowerCase() === name);
+  return k === undefined ? '' : el.attributes[k]!;
+}
+
+/** Reads `<dir>/Vhost.xml` (any case); none -> the defaults. Throws ConfigError on a bad file. */
+export async function loadVhostConfig(dir: string): Promise<VhostConfig> {
+  const found = await readConfigFile(dir, VHOST_CONFIG_FILE, 'ERR_VHOST_CONFIG');
+  return found ? parseVhostConfig(found.text, found.file) : defaultVhostConfig();
+}
