@@ -16,11 +16,10 @@ import { checkSyntax } from '../script/script-logic';
 import { loadAppConfig } from '../script/app-config';
 import { ScriptRuntime, type RuntimeHost } from '../script/runtime';
 import { sandboxSource } from '../script/sandbox-source';
-import { bundledScriptLib } from '../server/create';
 import { ScriptError, isSsasError } from '../errors';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { printLine } from './output';
-import { resolveAppsDir } from './paths';
+import { resolveAppsDir, scriptLibDirsOption } from './paths';
 import { judge, scanScript, useSupported, type ApiUse, type Finding, type SandboxApis } from './check-scan';
 
 export const checkSpec: CommandSpec = {
@@ -30,6 +29,7 @@ export const checkSpec: CommandSpec = {
   options: [
     { name: 'json', type: 'boolean', description: 'Print the report as JSON.' },
     { name: 'strict', type: 'boolean', description: 'Also fail (status 1) on unsupported APIs and SpiderMonkey-only calls.' },
+    { name: 'scriptlib', type: 'string', arg: 'DIRS', description: "FMS's scriptlib folder(s), ';'-separated, for the files applications load()." },
   ],
   details: [
     'DIR is an applications folder (each sub-folder an application) or one application folder;',
@@ -111,7 +111,7 @@ function message(err: unknown): string {
   return isSsasError(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
 }
 
-async function checkApp(app: { name: string; dir: string }, apis: SandboxApis): Promise<AppReport> {
+async function checkApp(app: { name: string; dir: string }, apis: SandboxApis, scriptLibDirs: string[]): Promise<AppReport> {
   const report: AppReport = { name: app.name, dir: app.dir, files: [], notes: [] };
   let scripts;
   try {
@@ -124,9 +124,9 @@ async function checkApp(app: { name: string; dir: string }, apis: SandboxApis): 
     report.notes.push({ severity: 'warning', line: 0, message: 'no script: clients are accepted and streams relayed, as FMS does without main.asc' });
     return report;
   }
-  let libs: string[] = [bundledScriptLib];
+  let libs: string[] = scriptLibDirs;
   try {
-    libs = [...(await loadAppConfig(app.dir)).scriptLibPath, bundledScriptLib];
+    libs = [...(await loadAppConfig(app.dir)).scriptLibPath, ...scriptLibDirs];
   } catch (err) {
     report.notes.push({ severity: 'error', line: 0, message: `Application.xml: ${message(err)}` });
   }
@@ -187,10 +187,10 @@ async function checkApp(app: { name: string; dir: string }, apis: SandboxApis): 
   return report;
 }
 
-export async function runCheck(dir: string): Promise<CheckReport> {
+export async function runCheck(dir: string, scriptLibDirs: string[] = []): Promise<CheckReport> {
   const apis = await probeSandbox();
   const apps: AppReport[] = [];
-  for (const app of applicationsIn(dir)) apps.push(await checkApp(app, apis));
+  for (const app of applicationsIn(dir)) apps.push(await checkApp(app, apis, scriptLibDirs));
   const all = apps.flatMap((a) => [...a.notes, ...a.files.flatMap((f) => f.findings)]);
   return {
     dir,
@@ -234,7 +234,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   }
   const dir = args.positionals[0] ? path.resolve(args.positionals[0]) : resolveAppsDir(undefined).dir;
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ScriptError('ERR_APP_DIR_NOT_FOUND', `${dir} is not a folder`);
-  const report = await runCheck(dir);
+  const report = await runCheck(dir, scriptLibDirsOption(args.options.scriptlib));
   printLine(args.options.json ? JSON.stringify(report, null, 2) : formatReport(report));
   if (report.errors > 0) return 1;
   if (args.options.strict && report.unsupported + report.warnings > 0) return 1;

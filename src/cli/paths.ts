@@ -6,6 +6,16 @@ export const packageRoot = path.resolve(__dirname, '..', '..');
 /** Sample applications served when no --apps folder exists. */
 export const bundledAppsDir = path.join(packageRoot, 'sandbox', 'applications');
 
+/** `--scriptlib a;b`: FMS scriptlib folders, resolved; none -> []. */
+export function scriptLibDirsOption(value: unknown): string[] {
+  if (typeof value !== 'string') return [];
+  return value
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => path.resolve(s));
+}
+
 /** The apps folder `serve` uses: the given one, else ./applications, else the bundled samples. */
 export function resolveAppsDir(given: string | undefined): { dir: string; bundled: boolean } {
   if (given) return { dir: path.resolve(given), bundled: false };

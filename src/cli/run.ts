@@ -20,6 +20,7 @@ import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { serveSpec } from './serve';
 import { logToStream, printLine, untilSignal } from './output';
+import { scriptLibDirsOption } from './paths';
 
 export const runSpec: CommandSpec = {
   name: 'run',
@@ -34,7 +35,7 @@ export const runSpec: CommandSpec = {
       optionalValue: true,
       description: 'Open the script isolates to Chrome DevTools (default 127.0.0.1:9229; port 0 picks one).',
     },
-    ...serveSpec.options.filter((o) => ['idle-timeout', 'log-level'].includes(o.name)),
+    ...serveSpec.options.filter((o) => ['idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
   ],
   details: [
     chalk.bold('Examples:'),
@@ -113,6 +114,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     port: Number(args.options.port),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     inspector: inspect !== null,
+    scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
   let inspector: InspectorServer | null = null;
   let release: (() => void) | null = null;

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine, untilSignal } from './output';
-import { resolveAppsDir } from './paths';
+import { resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 
 export const serveSpec: CommandSpec = {
@@ -18,6 +18,12 @@ export const serveSpec: CommandSpec = {
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
     { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+    {
+      name: 'scriptlib',
+      type: 'string',
+      arg: 'DIRS',
+      description: "FMS's scriptlib folder(s), ';'-separated: load() looks there after an application's own ScriptLibPath.",
+    },
   ],
   details: [
     chalk.bold('Examples:'),
@@ -43,6 +49,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     chunkSize: Number(args.options['chunk-size']),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     writeBatchMs: Number(args.options['write-batch-ms']),
+    scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
   const { url } = await server.listen();
   const list = (await server.listApplications()).map((a) => a.name);

@@ -276,9 +276,37 @@ export async function resolveLoadPath(
     const found = await findBelow(base, segments);
     if (found) return found;
   }
+  const hint = isFmsScriptLib(segments) ? FMS_SCRIPTLIB_HINT : '';
   throw new ScriptError(
     'ERR_SCRIPT_NOT_FOUND',
-    `load(${JSON.stringify(requested)}): not found; searched ${searched.join(', ')}`,
+    `load(${JSON.stringify(requested)}): not found; searched ${searched.join(', ')}${hint}`,
     { requested, searched },
   );
 }
+
+/**
+ * Files of the scriptlib folder FMS installed (the communication components framework, Flash Remoting's
+ * netservices, the web services helpers). They are Adobe's; ssas does not ship them.
+ */
+const FMS_SCRIPTLIB_FILES = new Set([
+  'components.asc',
+  'framework.asc',
+  'application.asc',
+  'facade.asc',
+  'netservices.asc',
+  'netdebug.asc',
+  'recordset.asc',
+  'dataglue.asc',
+  'webservices.asc',
+  'flashcom.asc',
+]);
+
+function isFmsScriptLib(segments: string[]): boolean {
+  const first = segments[0]!.toLowerCase();
+  return FMS_SCRIPTLIB_FILES.has(segments[segments.length - 1]!.toLowerCase()) || first === 'components' || first === 'webservices';
+}
+
+const FMS_SCRIPTLIB_HINT =
+  '. This file belongs to the scriptlib folder of an FMS installation, which ssas does not ship: copy that' +
+  ' folder from your FMS server and name it with `ssas serve --scriptlib DIR` or Application.xml' +
+  ' JSEngine/ScriptLibPath';

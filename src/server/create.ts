@@ -9,7 +9,6 @@ import { DefaultLogic } from './app-logic';
 import { loadAppConfig } from '../script/app-config';
 import { findAppScripts, readScriptSource } from '../script/discovery';
 import { ScriptLogic, checkSyntax, type ScriptExtension } from '../script/script-logic';
-import { packageRoot } from '../cli/paths';
 import { getLogger } from '../logger';
 import { StreamFeature } from './stream-feature';
 import { StreamExtension } from '../script/stream-extension';
@@ -20,10 +19,12 @@ import { isSsasError } from '../errors';
 
 const log = getLogger('server');
 
-/** The script library shipped with ssas (searched by load() after an application's own ScriptLibPath). */
-export const bundledScriptLib = path.join(packageRoot, 'sandbox', 'scriptlib');
-
 export interface CreateServerOptions extends ServerOptions {
+  /**
+   * Server-wide script libraries (FMS's scriptlib folder, `ssas serve --scriptlib`), searched by load()
+   * after an application's own `JSEngine/ScriptLibPath`.
+   */
+  scriptLibDirs?: string[];
   /** Enables the V8 inspector on script isolates (ssas run --inspect). */
   inspector?: boolean;
   /** Called with each new ScriptLogic (the REPL attaches here). */
@@ -35,7 +36,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
   const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net)];
-  const { inspector, onScriptLogic, ...serverOpts } = opts;
+  const { inspector, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
     logicFactory: async (instance) => {
@@ -49,7 +50,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
         config,
         serverVersion: server.config.fmsVersion,
         hostname: os.hostname(),
-        scriptLibDirs: [bundledScriptLib],
+        scriptLibDirs,
         extensions,
         inspector: inspector === true,
       });
