@@ -55,6 +55,7 @@ const ECHO_ARG = { id: 12345, text: 'hello from the bench', ok: true };
  * @property {number} idleInstances  instances loaded for the memory figure
  * @property {number} memClients     clients connected for the per-client memory figure
  * @property {number} spins          busy loops during the isolation test
+ * @property {number} [spinners]     instances running a busy loop at the same time (default 1)
  * @property {number} baselineSec    isolation: baseline window
  * @property {string[]} servers      includes 'nginx' for the relay peer
  * @property {string[]} parts        calls, start, memory, isolation
@@ -412,9 +413,10 @@ const wall = () => performance.timeOrigin + performance.now();
 
 /** @param {string} apps @param {BridgeOptions} o */
 async function isolationPart(apps, o) {
+  const spinners = Math.max(1, o.spinners ?? 1);
   console.log(
     chalk.bold(
-      `\n(d) Isolation: relay latency in app "live" (no script) while instance "spin" runs for(;;){} until MaxTimeOut 5 s (${o.spins} time(s))`,
+      `\n(d) Isolation: relay latency in app "live" (no script) while ${spinners === 1 ? 'instance "spin" runs' : `${spinners} instances of "spin" run`} for(;;){} until MaxTimeOut 5 s (${o.spins} time(s))`,
     ),
   );
   console.log(chalk.dim('  a publisher sends a 32-byte audio message every 10 ms with its send time; a player in the same process (same clock) measures arrival - send'));
@@ -426,7 +428,7 @@ async function isolationPart(apps, o) {
   {
     const host = await c.startHost('script', apps);
     const lw = new c.RtmpWorker();
-    const ctl = new c.RtmpWorker();
+    const ctls = Array.from({ length: spinners }, () => new c.RtmpWorker());
     try {
       const base = `rtmp://127.0.0.1:${host.port}`;
       await lw.req('latency', { pub: { url: `${base}/live`, stream: 'lat' }, players: [{ url: `${base}/live`, stream: 'lat' }], intervalMs: 10, bytes: 32 });
@@ -440,7 +442,8 @@ async function isolationPart(apps, o) {
       for (let k = 0; k < o.spins; k++) {
         const s0 = wall();
         const cpu0 = c.readCpu(host.pid);
-        const r = await ctl.req('callOnce', { url: `${base}/spin`, method: 'spin', args: [] });
+        const all = await Promise.all(ctls.map((ctl, j) => ctl.req('callOnce', { url: j === 0 ? `${base}/spin` : `${base}/spin/s${j}`, method: 'spin', args: [] })));
+        const r = all.reduce((a, b) => (b.ms > a.ms ? b : a));
         const s1 = wall();
         const cpu1 = c.readCpu(host.pid);
         busy.push([s0, s1]);
@@ -453,10 +456,10 @@ async function isolationPart(apps, o) {
       const during = c.summarize(busy.flatMap(([a, b]) => windowOf(samples, a, b)));
       res.ssas = { baseline, busy: during, spins };
       rows.push(['ssas', 'baseline', ...latCells(baseline)]);
-      rows.push(['ssas', `during ${o.spins} busy loop(s)`, ...latCells(during)]);
+      rows.push(['ssas', `during ${o.spins} busy loop(s)${spinners > 1 ? ` x${spinners}` : ''}`, ...latCells(during)]);
     } finally {
       await lw.stop();
-      await ctl.stop();
+      for (const ctl of ctls) await ctl.stop();
       await host.stop();
     }
   }
@@ -498,7 +501,7 @@ async function isolationPart(apps, o) {
       (ok ? chalk.green('goal met') : chalk.red('goal missed')) +
         chalk.dim(` (relay p99 within 5 ms while another instance spins): p99 ${c.fmt(s.busy.p99, 2)} ms, max ${c.fmt(s.busy.max, 2)} ms over ${s.busy.n} messages`),
     );
-    console.log(chalk.dim(`  server CPU during the loops: ${s.spins.map((/** @type {any} */ x) => c.fmt(x.serverCpuPct, 0) + ' %').join(', ')} (the spinning isolate thread takes one of the ${os.cpus().length} cores)`));
+    console.log(chalk.dim(`  server CPU during the loops: ${s.spins.map((/** @type {any} */ x) => c.fmt(x.serverCpuPct, 0) + ' %').join(', ')} (each spinning isolate thread takes a core; ${os.cpus().length} cores)`));
   }
   return res;
 }

@@ -37,6 +37,7 @@ options (environment variable in brackets):
   --ssas-root DIR      measure the ssas checkout in DIR (built) instead of this one [BENCH_SSAS_ROOT]
   --json FILE          also write the JSON figures to FILE
   bridge:       --parts calls,start,memory,isolation   --connections N (per worker, default 10)
+                --spinners N (isolation: instances in a busy loop at once, default 1)
                 --outstanding K (calls in flight per connection, default 8)   --instances N (default 30)
   vod:          --vod-steps 200,400,800,1200
   record:       --publishers N (default 50)   --record-sec SEC (seconds of the clip, default 20)
@@ -151,6 +152,7 @@ async function main() {
         idleInstances: quick ? 5 : 20,
         memClients: quick ? 50 : 200,
         spins: quick ? 1 : 2,
+        spinners: num(opts.spinners, undefined, 1),
         baselineSec: quick ? 2 : 5,
         servers,
         parts: (typeof opts.parts === 'string' ? opts.parts : 'calls,start,memory,isolation').split(',').map((x) => x.trim()),
