@@ -94,6 +94,8 @@ export class ClientSession {
   #nextTxn = 1;
   readonly #pendingCalls = new Map<number, PendingCall>();
   #queued: RtmpMessage[] = [];
+  /** Server-to-client calls made while the connection is pending, sent once it is accepted. */
+  #held: (() => void)[] = [];
   #connectTimer: NodeJS.Timeout | null = null;
   /** Called after the session closed (server bookkeeping). */
   onClosed: () => void = () => {};
@@ -491,6 +493,9 @@ export class ClientSession {
       { fmsVer: `FMS/${cfg.fmsVersion}`, capabilities: cfg.capabilities, mode: 1 },
       [Status.connectSuccess(this.objectEncoding, cfg.fmsVersion, this.client.id)],
     );
+    const held = this.#held;
+    this.#held = [];
+    for (const send of held) send();
     const queued = this.#queued;
     this.#queued = [];
     for (const m of queued) this.#onMessage(m);
@@ -519,6 +524,7 @@ export class ClientSession {
     this.sendCommand(0, '_error', this.#connectTxn, null, [inf]);
     this.state = 'closed';
     this.#queued = [];
+    this.#held = [];
     this.conn.close();
     this.#teardown();
   }
@@ -599,17 +605,28 @@ export class ClientSession {
     args: readonly AmfValue[],
   ): Promise<{ ok: true; value: AmfValue } | { ok: false; info: AmfValue }> | null {
     if (this.state !== 'connected' && this.state !== 'pending') return null;
+    // FMS: a pending client "can neither send nor receive" until accepted: the call waits for the accept
+    // (after NetConnection.Connect.Success), and fails if the client is rejected or leaves first.
+    const hold = this.state === 'pending';
+    if (hold && this.#held.length >= MAX_QUEUED_WHILE_PENDING) {
+      return wantResult ? Promise.resolve({ ok: false, info: Status.callFailed('Too many calls to a client whose connection is pending.') }) : null;
+    }
     if (!wantResult) {
-      this.sendCommand(0, method, 0, null, args);
+      if (hold) this.#held.push(() => void this.sendCommand(0, method, 0, null, args));
+      else this.sendCommand(0, method, 0, null, args);
       return null;
     }
     const txn = this.#nextTxn++;
     return new Promise((resolve) => {
       this.#pendingCalls.set(txn, { resolve });
-      if (!this.sendCommand(0, method, txn, null, args)) {
-        this.#pendingCalls.delete(txn);
-        resolve({ ok: false, info: Status.callFailed('Connection closed.') });
-      }
+      const send = (): void => {
+        if (!this.sendCommand(0, method, txn, null, args)) {
+          this.#pendingCalls.delete(txn);
+          resolve({ ok: false, info: Status.callFailed('Connection closed.') });
+        }
+      };
+      if (hold) this.#held.push(send);
+      else send();
     });
   }
 
@@ -648,6 +665,7 @@ export class ClientSession {
     this.state = 'closed';
     for (const s of this.streams.values()) s.close(false);
     this.streams.clear();
+    this.#held = [];
     for (const p of this.#pendingCalls.values()) p.resolve({ ok: false, info: Status.callFailed('Connection closed.') });
     this.#pendingCalls.clear();
     const instance = this.instance;

@@ -72,17 +72,34 @@ describe('onConnect', () => {
 
   it('returning null or an integer leaves the client pending until a later acceptConnection', async () => {
     let pendingDone = false;
-    const pend = connect('pending').then((c) => {
+    // Client.call made while pending (in onConnect) arrives only after the accept, then answers as usual.
+    const calls: string[] = [];
+    const pend = connect('pending', {
+      handlers: {
+        whilePending: (x) => {
+          calls.push(String(x));
+          return `got ${String(x)}`;
+        },
+      },
+    }).then((c) => {
       pendingDone = true;
       return c;
     });
     const pendInt = connect('integer');
     await new Promise((r) => setTimeout(r, 300));
     expect(pendingDone).toBe(false);
+    expect(calls).toEqual([]);
     const admin = await connect();
     expect(await admin.call('approveAll')).toBe(1);
     const p = await pend;
     expect(await p.call('counter')).toBeGreaterThan(0);
+    expect(calls).toEqual(['early']);
+    let results: unknown[] = [];
+    for (let i = 0; i < 50 && results.length === 0; i++) {
+      results = (await admin.call('pendingResults')) as unknown[];
+      if (results.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(results).toEqual(['got early']);
     // The integer-returning one was not put in the pending list: it stays pending forever; close it.
     let intDone = false;
     void pendInt.then(() => (intDone = true), () => (intDone = true));
