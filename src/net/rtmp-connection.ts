@@ -33,6 +33,11 @@ export interface ConnectionStats {
   msgIn: number;
   msgOut: number;
   msgDropped: number;
+  /** Live audio/video messages skipped for this player (slow or over its bandwidth limit), and their bytes. */
+  droppedAudioMsgs: number;
+  droppedVideoMsgs: number;
+  droppedAudioBytes: number;
+  droppedVideoBytes: number;
 }
 
 let nextConnectionId = 1;
@@ -41,7 +46,17 @@ export class RtmpConnection implements Flushable {
   readonly id: number;
   readonly socket: Socket;
   readonly role: 'server' | 'client';
-  readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, msgIn: 0, msgOut: 0, msgDropped: 0 };
+  readonly stats: ConnectionStats = {
+    bytesIn: 0,
+    bytesOut: 0,
+    msgIn: 0,
+    msgOut: 0,
+    msgDropped: 0,
+    droppedAudioMsgs: 0,
+    droppedVideoMsgs: 0,
+    droppedAudioBytes: 0,
+    droppedVideoBytes: 0,
+  };
 
   /** Called for every message except protocol control and ping traffic handled here. */
   onMessage: (msg: RtmpMessage) => void = () => {};

@@ -465,6 +465,7 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
 
 export function clientStats(s: ClientSession): AmfValue {
   const c = s.conn.stats;
+  const bw = s.bandwidth();
   return {
     bytes_in: c.bytesIn,
     bytes_out: c.bytesOut,
@@ -476,16 +477,17 @@ export function clientStats(s: ClientSession): AmfValue {
     video_queue_msgs: 0,
     so_queue_msgs: 0,
     data_queue_msgs: 0,
-    dropped_audio_msgs: 0,
-    dropped_video_msgs: 0,
+    dropped_audio_msgs: c.droppedAudioMsgs,
+    dropped_video_msgs: c.droppedVideoMsgs,
+    // ssas keeps no queue per message type: what waits to be written to the client is reported as video.
     audio_queue_bytes: 0,
     video_queue_bytes: s.conn.backlog,
     so_queue_bytes: 0,
     data_queue_bytes: 0,
-    dropped_audio_bytes: 0,
-    dropped_video_bytes: 0,
-    bw_out: 0,
-    bw_in: 0,
+    dropped_audio_bytes: c.droppedAudioBytes,
+    dropped_video_bytes: c.droppedVideoBytes,
+    bw_out: bw.out,
+    bw_in: bw.in,
     client_id: s.client?.id ?? '',
   };
 }

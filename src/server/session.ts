@@ -24,7 +24,7 @@ import {
 } from '../rtmp/command';
 import * as control from '../rtmp/control';
 import { MessageType, PeerBandwidthLimit, UserControlEvent, type RtmpMessage } from '../rtmp/types';
-import type { RtmpConnection } from '../net/rtmp-connection';
+import type { ConnectionStats, RtmpConnection } from '../net/rtmp-connection';
 import { Client, newClientId } from '../host/client';
 import { accessAllows } from '../host/access';
 import type { AppInstance } from './app-instance';
@@ -595,6 +595,24 @@ export class ClientSession {
     this.sendCommand(streamId, 'onStatus', 0, null, [inf]);
   }
 
+  #bwMark = { t: performance.now(), bytesIn: 0, bytesOut: 0 };
+  #bwRate: { in: number; out: number } | null = null;
+
+  /**
+   * Bytes per second received from (`in`) and sent to (`out`) the client, measured over the last second or
+   * more (Client.getStats bw_in / bw_out); before a first second has passed, over the time so far.
+   */
+  bandwidth(): { in: number; out: number } {
+    const now = performance.now();
+    const st = this.conn.stats;
+    const dt = (now - this.#bwMark.t) / 1000;
+    if (dt >= 1 || (this.#bwRate === null && dt > 0)) {
+      this.#bwRate = { in: Math.round((st.bytesIn - this.#bwMark.bytesIn) / dt), out: Math.round((st.bytesOut - this.#bwMark.bytesOut) / dt) };
+      if (dt >= 1) this.#bwMark = { t: now, bytesIn: st.bytesIn, bytesOut: st.bytesOut };
+    }
+    return this.#bwRate ?? { in: 0, out: 0 };
+  }
+
   /**
    * Calls a method on the client's NetConnection (Client.call). Returns a promise of the outcome when a
    * result is wanted, else null. `method` may be "path/method" as FMS allows; it is sent as is.
@@ -998,13 +1016,13 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
           (msg.keyframe || (msg.type === TAG_AUDIO && (this.#playing?.videoSequenceHeader == null || !this.receiveVideo))) &&
           !this.#overBandwidth(msg);
         if (!resume) {
-          conn.stats.msgDropped++;
+          countDrop(conn.stats, msg);
           return;
         }
         this.#waitKeyframe = false;
       } else if (!startup && (conn.backlog > cfg.playerHighWaterBytes || this.#overBandwidth(msg))) {
         this.#waitKeyframe = true;
-        conn.stats.msgDropped++;
+        countDrop(conn.stats, msg);
         // The player learns why media skips (FMS sent InsufficientBW when a subscriber fell behind).
         this.session.sendStatus(this.id, Status.playInsufficientBW(this.#playName, this.session.clientId));
         return;
@@ -1023,5 +1041,17 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
   close(notify = true): void {
     this.stopPublishing(notify);
     this.stopPlaying(false);
+  }
+}
+
+/** A live message a player skipped: Client.getStats() msg_dropped and dropped_audio/video_msgs/bytes. */
+function countDrop(stats: ConnectionStats, msg: LiveMessage): void {
+  stats.msgDropped++;
+  if (msg.type === TAG_AUDIO) {
+    stats.droppedAudioMsgs++;
+    stats.droppedAudioBytes += msg.payload.length;
+  } else if (msg.type === TAG_VIDEO) {
+    stats.droppedVideoMsgs++;
+    stats.droppedVideoBytes += msg.payload.length;
   }
 }

@@ -28,6 +28,7 @@ beforeAll(async () => {
       '  return true;',
       '};',
       'Client.prototype.limits = function () { return [this.getBandwidthLimit(0), this.getBandwidthLimit(1)]; };',
+      'Client.prototype.myStats = function () { return this.getStats(); };',
     ].join('\n'),
   );
   server = createServer({ appsDir: apps, port: 0 });
@@ -67,6 +68,19 @@ it('a server-to-client limit makes the player skip media (InsufficientBW) at abo
   await ls.waitFor('NetStream.Play.InsufficientBW', 2000, true);
   expect(bytes / secs).toBeLessThan(20000 * 1.6);
   expect(bytes).toBeGreaterThan(5000);
+  // Client.getStats() counts what was skipped, by type, and the measured rates.
+  const st = (await limited.call('myStats')) as Record<string, number>;
+  expect(st.dropped_video_msgs).toBeGreaterThan(0);
+  expect(st.dropped_video_bytes).toBeGreaterThanOrEqual(st.dropped_video_msgs * 5005);
+  expect(st.dropped_audio_msgs).toBe(0);
+  expect(st.dropped_audio_bytes).toBe(0);
+  expect(st.msg_dropped).toBe(st.dropped_video_msgs);
+  expect(st.bw_out).toBeGreaterThan(1000);
+  expect(st.bw_out).toBeLessThan(20000 * 2);
+  const ps0 = (await pub.call('myStats')) as Record<string, number>;
+  // The publisher sent ~200 kB/s for about 1.5 s; its rate is measured since it connected (under a second ago or more).
+  expect(ps0.bw_in).toBeGreaterThan(20000);
+  expect(ps0.dropped_video_msgs).toBe(0);
   pub.close();
   limited.close();
 });
