@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import chalk from 'chalk';
 import { findAppScripts, readScriptSource, resolveLoadPath } from '../script/discovery';
 import { checkSyntax } from '../script/script-logic';
-import { loadAppConfig } from '../script/app-config';
+import { loadAppConfig, loadAppDefaults, type AppDefaults } from '../script/app-config';
 import { ScriptRuntime, type RuntimeHost } from '../script/runtime';
 import { sandboxSource } from '../script/sandbox-source';
 import { ScriptError, isSsasError } from '../errors';
@@ -111,7 +111,12 @@ function message(err: unknown): string {
   return isSsasError(err) ? `${err.message} [${err.code}]` : String((err as Error)?.message ?? err);
 }
 
-async function checkApp(app: { name: string; dir: string }, apis: SandboxApis, scriptLibDirs: string[]): Promise<AppReport> {
+async function checkApp(
+  app: { name: string; dir: string },
+  apis: SandboxApis,
+  scriptLibDirs: string[],
+  defaults: AppDefaults | Error | undefined,
+): Promise<AppReport> {
   const report: AppReport = { name: app.name, dir: app.dir, files: [], notes: [] };
   let scripts;
   try {
@@ -126,7 +131,8 @@ async function checkApp(app: { name: string; dir: string }, apis: SandboxApis, s
   }
   let libs: string[] = scriptLibDirs;
   try {
-    libs = [...(await loadAppConfig(app.dir)).scriptLibPath, ...scriptLibDirs];
+    if (defaults instanceof Error) throw defaults;
+    libs = [...(await loadAppConfig(app.dir, { defaults })).scriptLibPath, ...scriptLibDirs];
   } catch (err) {
     report.notes.push({ severity: 'error', line: 0, message: `Application.xml: ${message(err)}` });
   }
@@ -190,7 +196,9 @@ async function checkApp(app: { name: string; dir: string }, apis: SandboxApis, s
 export async function runCheck(dir: string, scriptLibDirs: string[] = []): Promise<CheckReport> {
   const apis = await probeSandbox();
   const apps: AppReport[] = [];
-  for (const app of applicationsIn(dir)) apps.push(await checkApp(app, apis, scriptLibDirs));
+  // The server-wide Application.xml in the applications folder, as `ssas serve` reads it.
+  const defaults = await loadAppDefaults(dir).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  for (const app of applicationsIn(dir)) apps.push(await checkApp(app, apis, scriptLibDirs, defaults));
   const all = apps.flatMap((a) => [...a.notes, ...a.files.flatMap((f) => f.findings)]);
   return {
     dir,

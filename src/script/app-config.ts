@@ -2,9 +2,9 @@
  * Per-application settings from an application's own `Application.xml`, in the FMS/AMS format (FCS MX
  * "Configuring Flash Communication Server" p.47, FMS 3.0/3.5 and AMS 5 "Application.xml file" reference).
  *
- * Element names are case-sensitive in FMS; here any case is accepted. Unknown elements and the `override`
- * attribute (which only matters when merging with a vhost-level Application.xml, not done here) are
- * ignored. Empty elements count as absent, as the stock FMS files are full of them. `${NAME}` in a value is
+ * Element names are case-sensitive in FMS; here any case is accepted. Unknown elements are ignored. A
+ * server-wide Application.xml (`<appsDir>/Application.xml`, see AppDefaults) is the base every application
+ * starts from; its `override="no"` elements cannot be changed by an application's own file. Empty elements count as absent, as the stock FMS files are full of them. `${NAME}` in a value is
  * replaced from `vars` (AMS substitutes its ams.ini variables this way); unknown names stay as written.
  *
  * Element placement and mapping (decisions marked "ours" are not from Adobe documentation):
@@ -114,6 +114,20 @@ export interface AppConfig {
 export interface AppConfigOptions {
   /** Values for `${NAME}` substitution (AMS ams.ini style). */
   vars?: Record<string, string>;
+  /** The server-wide (vhost-level) Application.xml this one overrides; see loadAppDefaults. */
+  defaults?: AppDefaults;
+}
+
+/**
+ * The server-wide Application.xml (`<appsDir>/Application.xml`, FMS's
+ * `conf/_defaultRoot_/_defaultVHost_/Application.xml`): every application starts from its settings and its
+ * own Application.xml overrides them element by element, except elements marked `override="no"` there
+ * (and everything below them), which an application cannot change.
+ */
+export interface AppDefaults {
+  config: AppConfig;
+  /** Lower-case element paths ("application/jsengine/maxtimeout") locked with override="no". */
+  locked: Set<string>;
 }
 
 export const APP_CONFIG_FILE = 'Application.xml';
@@ -122,6 +136,21 @@ const DEFAULT_MEMORY_MB = 128;
 const MIN_MEMORY_MB = 32;
 /** 4 GB in KB: more than any isolate should get. */
 const MAX_RUNTIME_SIZE_KB = 4 * 1024 * 1024;
+
+/** A deep copy (application.config stays a null-prototype map). */
+function cloneAppConfig(c: AppConfig): AppConfig {
+  return {
+    ...c,
+    config: Object.assign(Object.create(null) as Record<string, string>, c.config),
+    scriptLibPath: [...c.scriptLibPath],
+    fileObjectVirtualDirs: c.fileObjectVirtualDirs.map((m) => ({ ...m })),
+    streams: { ...c.streams, virtualDirectories: c.streams.virtualDirectories.map((m) => ({ ...m })) },
+    sharedObjects: { ...c.sharedObjects },
+    bandwidthDetection: { ...c.bandwidthDetection },
+    bandwidth: { ...c.bandwidth },
+    bandwidthCap: { ...c.bandwidthCap },
+  };
+}
 
 export function defaultAppConfig(): AppConfig {
   return {
@@ -159,6 +188,8 @@ export class ConfigReader {
     readonly baseDir: string,
     readonly vars: Record<string, string>,
     readonly code: 'ERR_APP_CONFIG' | 'ERR_VHOST_CONFIG' = 'ERR_APP_CONFIG',
+    /** Element paths an application may not set (override="no" in the server-wide file). */
+    readonly locked: Set<string> = new Set(),
   ) {}
 
   /** All elements at `names` below `from` (any case), through every matching intermediate element. */
@@ -169,7 +200,15 @@ export class ConfigReader {
       for (const node of level) next.push(...childElements(node, name, true));
       level = next;
     }
-    return level;
+    return this.locked.size === 0 ? level : level.filter((el) => !this.isLocked(el));
+  }
+
+  /** Whether the element or one of its ancestors is locked. */
+  isLocked(el: XmlNode): boolean {
+    for (let cur: XmlNode | null = el; cur && cur.nodeName !== null; cur = cur.parentNode) {
+      if (this.locked.has(elementPath(cur).toLowerCase())) return true;
+    }
+    return false;
   }
 
   /** The last element at `names` (a later duplicate overrides an earlier one), or undefined. */
@@ -268,9 +307,15 @@ export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOpt
     });
   }
   const absFile = path.resolve(file);
-  const r = new ConfigReader(file, path.dirname(absFile), opts.vars ?? {});
-  const cfg = defaultAppConfig();
+  const r = new ConfigReader(file, path.dirname(absFile), opts.vars ?? {}, 'ERR_APP_CONFIG', opts.defaults?.locked);
+  const base = opts.defaults?.config;
+  const cfg = base ? cloneAppConfig(base) : defaultAppConfig();
   cfg.file = absFile;
+  // This file's folder mappings come before the server-wide ones (they win a tie in the lookup).
+  const baseFileDirs = cfg.fileObjectVirtualDirs;
+  const baseStreamDirs = cfg.streams.virtualDirectories;
+  cfg.fileObjectVirtualDirs = [];
+  cfg.streams.virtualDirectories = [];
 
   // JSEngine (or ScriptEngine) settings; a later container overrides an earlier one element by element.
   const engines = [...r.all(root, ['JSEngine']), ...r.all(root, ['ScriptEngine'])];
@@ -304,7 +349,7 @@ export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOpt
   const loadEl = r.one(root, ['LoadOnStartup']) ?? r.one(root, ['Process', 'LoadOnStartup']);
   if (loadEl) cfg.loadOnStartup = r.boolean(r.text(loadEl), loadEl) ?? false;
   const idle = r.number(r.one(root, ['MaxAppIdleTime']), -Number.MAX_SAFE_INTEGER, 31_536_000, false);
-  cfg.maxAppIdleTimeSec = idle !== undefined && idle > 0 ? idle : undefined;
+  if (idle !== undefined) cfg.maxAppIdleTimeSec = idle > 0 ? idle : undefined;
 
   // StreamManager
   const storage = r.text(r.one(root, ['StreamManager', 'StorageDir']));
@@ -350,16 +395,16 @@ export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOpt
     d.dataSize = r.number(r.one(bwd, ['DataSize']), 1, 64 * 1024 * 1024, true) ?? d.dataSize;
     d.maxWait = r.number(r.one(bwd, ['MaxWait']), 0, 3600, false) ?? d.maxWait;
   }
-  const limits = (container: string): BandwidthLimits => {
-    const out: BandwidthLimits = {};
+  const limits = (container: string, before: BandwidthLimits): BandwidthLimits => {
+    const out: BandwidthLimits = { ...before };
     const el = r.one(root, ['Client', container]);
     if (!el) return out;
     setIfDefined(out, 'up', r.number(r.one(el, ['ClientToServer']), 0, Number.MAX_SAFE_INTEGER, true));
     setIfDefined(out, 'down', r.number(r.one(el, ['ServerToClient']), 0, Number.MAX_SAFE_INTEGER, true));
     return out;
   };
-  cfg.bandwidth = limits('Bandwidth');
-  cfg.bandwidthCap = limits('BandwidthCap');
+  cfg.bandwidth = limits('Bandwidth', cfg.bandwidth);
+  cfg.bandwidthCap = limits('BandwidthCap', cfg.bandwidthCap);
 
   const debugEl = r.one(root, ['Debug', 'AllowDebugDefault']) ?? r.one(root, ['AllowDebugDefault']);
   if (debugEl) cfg.allowDebugDefault = r.boolean(r.text(debugEl), debugEl) ?? false;
@@ -376,7 +421,33 @@ export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOpt
     else if (v === '3' || v === 'AMF3') cfg.objectEncoding = 3;
     else r.fail(encEl, enc, 'must be 0, 3, AMF0 or AMF3');
   }
+  cfg.fileObjectVirtualDirs.push(...baseFileDirs);
+  cfg.streams.virtualDirectories.push(...baseStreamDirs);
   return cfg;
+}
+
+/** Lower-case paths of the elements marked override="no" (any case) in a parsed configuration tree. */
+function lockedPaths(root: XmlNode): Set<string> {
+  const out = new Set<string>();
+  const visit = (el: XmlNode): void => {
+    const k = Object.keys(el.attributes).find((a) => a.toLowerCase() === 'override');
+    if (k !== undefined && el.attributes[k]!.trim().toLowerCase() === 'no') out.add(elementPath(el).toLowerCase());
+    for (const c of childElements(el)) visit(c);
+  };
+  visit(root);
+  return out;
+}
+
+/**
+ * Reads the server-wide Application.xml in `dir` (the applications folder); undefined when there is none.
+ * Throws ConfigError like loadAppConfig.
+ */
+export async function loadAppDefaults(dir: string, opts: Omit<AppConfigOptions, 'defaults'> = {}): Promise<AppDefaults | undefined> {
+  const found = await readConfigFile(dir, APP_CONFIG_FILE, 'ERR_APP_CONFIG');
+  if (!found) return undefined;
+  const config = parseAppConfig(found.text, found.file, opts);
+  const doc = parseXmlStrict(found.text, found.file, { keepComments: false });
+  return { config, locked: lockedPaths(childElements(doc)[0]!) };
 }
 
 function setIfDefined<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
@@ -442,5 +513,6 @@ export async function readConfigFile(
  */
 export async function loadAppConfig(appDir: string, opts: AppConfigOptions = {}): Promise<AppConfig> {
   const found = await readConfigFile(appDir, APP_CONFIG_FILE, 'ERR_APP_CONFIG');
-  return found ? parseAppConfig(found.text, found.file, opts) : defaultAppConfig();
+  if (found) return parseAppConfig(found.text, found.file, opts);
+  return opts.defaults ? cloneAppConfig(opts.defaults.config) : defaultAppConfig();
 }

@@ -40,7 +40,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const server: Server = new Server({
     ...serverOpts,
     logicFactory: async (instance) => {
-      const config = await loadAppConfig(instance.app.dir);
+      const config = await loadAppConfig(instance.app.dir, { defaults: instance.vhost.appDefaults });
       instance.appConfig = config;
       const files = await findAppScripts(instance.app.dir, instance.app.name);
       if (!files.main && !files.secure) return new DefaultLogic();
@@ -76,7 +76,7 @@ export async function startApplications(server: Server): Promise<{ app: string; 
         const err = checkSyntax(await readScriptSource(file), path.relative(app.dir, file));
         if (err) throw err;
       }
-      const config = await loadAppConfig(app.dir);
+      const config = await loadAppConfig(app.dir, { defaults: server.vhost.appDefaults });
       if (config.loadOnStartup) {
         const instance = await server.getInstance(app, '_definst_');
         await instance.load();

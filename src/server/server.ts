@@ -72,6 +72,7 @@ export class Server implements ServerContext, InstanceHost {
   async listen(): Promise<{ host: string; port: number; url: string }> {
     this.vhost = await loadVhostConfig(this.config.appsDir);
     if (this.vhost.file) log.info(`virtual keys and directories from ${this.vhost.file}`);
+    if (this.vhost.appDefaults) log.info(`settings for every application from ${this.vhost.appDefaults.config.file}`);
     return new Promise((resolve, reject) => {
       const srv = createServer((socket) => this.#accept(socket));
       srv.on('error', (err: NodeJS.ErrnoException) => {

@@ -15,7 +15,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
-import { ConfigReader, readConfigFile, type VirtualDirectoryMapping } from '../script/app-config';
+import { ConfigReader, loadAppDefaults, readConfigFile, type AppDefaults, type VirtualDirectoryMapping } from '../script/app-config';
 import { childElements, parseXmlStrict, type XmlNode } from '../util/xml';
 
 export const VHOST_CONFIG_FILE = 'Vhost.xml';
@@ -31,6 +31,8 @@ export interface VhostConfig {
   file?: string;
   virtualKeys: VirtualKeyRange[];
   virtualDirectories: VirtualDirectoryMapping[];
+  /** `<appsDir>/Application.xml`, the settings every application starts from (see AppDefaults). */
+  appDefaults?: AppDefaults;
 }
 
 export function defaultVhostConfig(): VhostConfig {
@@ -119,8 +121,14 @@ function attr(el: XmlNode, name: string): string {
   return k === undefined ? '' : el.attributes[k]!;
 }
 
-/** Reads `<dir>/Vhost.xml` (any case); none -> the defaults. Throws ConfigError on a bad file. */
+/**
+ * Reads `<dir>/Vhost.xml` (any case; none -> the defaults) and the server-wide `<dir>/Application.xml`.
+ * Throws ConfigError on a bad file.
+ */
 export async function loadVhostConfig(dir: string): Promise<VhostConfig> {
   const found = await readConfigFile(dir, VHOST_CONFIG_FILE, 'ERR_VHOST_CONFIG');
-  return found ? parseVhostConfig(found.text, found.file) : defaultVhostConfig();
+  const cfg = found ? parseVhostConfig(found.text, found.file) : defaultVhostConfig();
+  const defaults = await loadAppDefaults(dir);
+  if (defaults) cfg.appDefaults = defaults;
+  return cfg;
 }

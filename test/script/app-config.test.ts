@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { isSsasError } from '../../src/errors';
-import { AppConfig, defaultAppConfig, loadAppConfig, parseAppConfig, runtimeSizeToMemoryMB } from '../../src/script/app-config';
+import { AppConfig, defaultAppConfig, loadAppConfig, loadAppDefaults, parseAppConfig, runtimeSizeToMemoryMB } from '../../src/script/app-config';
 import { makeTempDir, removeDir } from '../support/tmp';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'apps-config');
@@ -272,5 +272,77 @@ describe('loadAppConfig', () => {
   it('a folder named Application.xml is an error, not defaults', async () => {
     fs.mkdirSync(path.join(dir, 'Application.xml'));
     await expect(loadAppConfig(dir)).rejects.toMatchObject({ code: 'ERR_APP_CONFIG' });
+  });
+});
+
+describe('the server-wide Application.xml (<apps>/Application.xml)', () => {
+  const VHOST_LEVEL = `<Application>
+  <JSEngine>
+    <RuntimeSize>65536</RuntimeSize>
+    <MaxTimeOut override="no">2</MaxTimeOut>
+    <ApplicationObject><config><site>main</site><region>eu</region></config></ApplicationObject>
+  </JSEngine>
+  <MaxAppIdleTime>300</MaxAppIdleTime>
+  <StreamManager><VirtualDirectory><Streams>/media;shared</Streams></VirtualDirectory></StreamManager>
+  <Client override="no"><BandwidthCap><ServerToClient>1000000</ServerToClient></BandwidthCap></Client>
+</Application>`;
+  let dir: string;
+  beforeAll(() => {
+    dir = makeTempDir('appdefaults');
+    fs.writeFileSync(path.join(dir, 'Application.xml'), VHOST_LEVEL);
+    fs.mkdirSync(path.join(dir, 'plain'));
+    fs.mkdirSync(path.join(dir, 'own'));
+    fs.writeFileSync(
+      path.join(dir, 'own', 'Application.xml'),
+      `<Application><JSEngine><MaxTimeOut>30</MaxTimeOut><ApplicationObject><config><region>us</region></config></ApplicationObject></JSEngine>
+       <StreamManager><VirtualDirectory><Streams>/media;mine</Streams></VirtualDirectory></StreamManager>
+       <Client><BandwidthCap><ServerToClient>5</ServerToClient></BandwidthCap><BandwidthDetection enabled="false"/></Client></Application>`,
+    );
+  });
+  afterAll(() => removeDir(dir));
+
+  it('an application without its own file gets every server-wide setting', async () => {
+    const defaults = (await loadAppDefaults(dir))!;
+    expect([...defaults.locked].sort()).toEqual(['application/client', 'application/jsengine/maxtimeout']);
+    const cfg = await loadAppConfig(path.join(dir, 'plain'), { defaults });
+    expect(cfg.scriptMemoryMB).toBe(64);
+    expect(cfg.scriptTimeoutSec).toBe(2);
+    expect({ ...cfg.config }).toEqual({ site: 'main', region: 'eu' });
+    expect(cfg.maxAppIdleTimeSec).toBe(300);
+    expect(cfg.streams.virtualDirectories).toEqual([{ prefix: '/media', dir: path.join(dir, 'shared') }]);
+    expect(cfg.bandwidthCap).toEqual({ down: 1000000 });
+    // A copy: changing one application's settings leaves the defaults alone.
+    cfg.config.site = 'changed';
+    expect(defaults.config.config.site).toBe('main');
+  });
+
+  it("an application's own file overrides element by element, except what override=\"no\" locks", async () => {
+    const defaults = (await loadAppDefaults(dir))!;
+    const cfg = await loadAppConfig(path.join(dir, 'own'), { defaults });
+    expect(cfg.scriptTimeoutSec).toBe(2); // locked
+    expect(cfg.scriptMemoryMB).toBe(64); // not in its file: inherited
+    expect({ ...cfg.config }).toEqual({ site: 'main', region: 'us' });
+    expect(Object.getPrototypeOf(cfg.config)).toBeNull();
+    // Its own mapping first, the server-wide one after it.
+    expect(cfg.streams.virtualDirectories).toEqual([
+      { prefix: '/media', dir: path.join(dir, 'own', 'mine') },
+      { prefix: '/media', dir: path.join(dir, 'shared') },
+    ]);
+    // Everything under the locked <Client> is the server's.
+    expect(cfg.bandwidthCap).toEqual({ down: 1000000 });
+    expect(cfg.bandwidthDetection.enabled).toBe(true);
+  });
+
+  it('no server-wide file gives undefined; a malformed one throws with its code', async () => {
+    const none = makeTempDir('appdefaults-none');
+    try {
+      expect(await loadAppDefaults(none)).toBeUndefined();
+      fs.writeFileSync(path.join(none, 'application.xml'), '<Application><JSEngine>');
+      await expect(loadAppDefaults(none)).rejects.toMatchObject({ code: 'ERR_XML_MALFORMED' });
+      fs.writeFileSync(path.join(none, 'application.xml'), '<Application><JSEngine><MaxTimeOut>soon</MaxTimeOut></JSEngine></Application>');
+      await expect(loadAppDefaults(none)).rejects.toMatchObject({ code: 'ERR_APP_CONFIG' });
+    } finally {
+      removeDir(none);
+    }
   });
 });
