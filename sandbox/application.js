@@ -156,9 +156,13 @@ function ssasApplication(S) {
   readonly(app, 'clients', clientList);
   app.allowDebug = !!boot.allowDebug;
 
+  /** Clients already accepted, rejected or redirected: a second decision is refused (false). */
+  var decidedIds = new Set();
+
   function decide(client, op) {
     var cid = idOf(client);
-    if (cid === null || !clients.has(cid)) return false;
+    if (cid === null || !clients.has(cid) || decidedIds.has(cid)) return false;
+    decidedIds.add(cid);
     op.cid = cid;
     if (connecting === cid) decided = true;
     if (op.op === 'accept') {
@@ -278,6 +282,7 @@ function ssasApplication(S) {
     }
     clients.delete(ev.cid);
     raw.delete(ev.cid);
+    decidedIds.delete(ev.cid);
   };
 
   /** Finds the function a client call names: own/prototype/__resolve, then dotted or slashed paths. */

@@ -60,6 +60,14 @@ describe('onConnect', () => {
     expect(err.info).toMatchObject({ code: 'NetConnection.Connect.Rejected', level: 'error', application: { message: 'Rejected by script', why: 'because' } });
   });
 
+  it('a client once rejected cannot be accepted afterwards (acceptConnection returns false)', async () => {
+    const admin = await connect();
+    const err = await connect('rejectThenAccept').catch((e) => e);
+    expect(err.info).toMatchObject({ code: 'NetConnection.Connect.Rejected', application: { message: 'no' } });
+    expect(await admin.call('doubleDecision')).toEqual([false, false, 1]);
+    admin.close();
+  });
+
   it('redirect gives ex.code 302 and the redirect URL', async () => {
     const err = await connect('redirect').catch((e) => e);
     expect(err.info).toMatchObject({
