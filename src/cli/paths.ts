@@ -1,10 +1,19 @@
 /** Where the bundled parts live, relative to the installed package (works from src/ under ts-jest and from dist/). */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { ApplicationLogWriter } from '../server/app-log';
 
 export const packageRoot = path.resolve(__dirname, '..', '..');
 /** Sample applications served when no --apps folder exists. */
 export const bundledAppsDir = path.join(packageRoot, 'sandbox', 'applications');
+
+/** `--logs DIR`: the per-instance application logs FMS kept (trace output), or null when not asked for. */
+export function appLogWriterOption(value: unknown, fmsVersion: string): ApplicationLogWriter | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const writer = new ApplicationLogWriter({ dir: path.resolve(value), software: `Flash Media Server ${fmsVersion} (ssas)` });
+  writer.attach();
+  return writer;
+}
 
 /** `--scriptlib a;b`: FMS scriptlib folders, resolved; none -> []. */
 export function scriptLibDirsOption(value: unknown): string[] {

@@ -20,7 +20,7 @@ import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { serveSpec } from './serve';
 import { logToStream, printLine, untilSignal } from './output';
-import { scriptLibDirsOption } from './paths';
+import { appLogWriterOption, scriptLibDirsOption } from './paths';
 
 export const runSpec: CommandSpec = {
   name: 'run',
@@ -35,7 +35,7 @@ export const runSpec: CommandSpec = {
       optionalValue: true,
       description: 'Open the script isolates to Chrome DevTools (default 127.0.0.1:9229; port 0 picks one).',
     },
-    ...serveSpec.options.filter((o) => ['idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
+    ...serveSpec.options.filter((o) => ['idle-timeout', 'log-level', 'logs', 'scriptlib'].includes(o.name)),
   ],
   details: [
     chalk.bold('Examples:'),
@@ -116,12 +116,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     inspector: inspect !== null,
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
+  const appLogs = appLogWriterOption(args.options.logs, server.config.fmsVersion);
   let inspector: InspectorServer | null = null;
   let release: (() => void) | null = null;
   const cleanup = async (): Promise<void> => {
     release?.();
     await inspector?.close();
     await server.close();
+    await appLogs?.close();
     fs.rmSync(appsDir, { recursive: true, force: true });
   };
   try {

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine, untilSignal } from './output';
-import { resolveAppsDir, scriptLibDirsOption } from './paths';
+import { appLogWriterOption, resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 
 export const serveSpec: CommandSpec = {
@@ -18,6 +18,12 @@ export const serveSpec: CommandSpec = {
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
     { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+    {
+      name: 'logs',
+      type: 'string',
+      arg: 'DIR',
+      description: "Write each instance's application log (trace output, script errors) as FMS did: DIR/_defaultVHost_/APP/INSTANCE/application.00.log.",
+    },
     {
       name: 'scriptlib',
       type: 'string',
@@ -51,12 +57,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
     writeBatchMs: Number(args.options['write-batch-ms']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
-  const { url } = await server.listen();
+  const appLogs = appLogWriterOption(args.options.logs, server.config.fmsVersion);
+  const { url } = await server.listen().catch(async (err: unknown) => {
+    await appLogs?.close();
+    throw err;
+  });
   const list = (await server.listApplications()).map((a) => a.name);
   printLine(`ssas listening on ${url}`);
   printLine(chalk.dim(`applications (${apps.bundled ? 'bundled samples' : apps.dir}): ${list.join(', ') || 'none'}`));
   // Scripts that cannot compile are reported now, with file and line; LoadOnStartup instances load now.
   const problems = await startApplications(server);
   for (const p of problems) printLine(chalk.red(`application ${p.app} cannot start: ${p.error}`));
-  return untilSignal(() => server.close());
+  return untilSignal(async () => {
+    await server.close();
+    await appLogs?.close();
+  });
 }
