@@ -389,6 +389,11 @@ function ssasApplication(S) {
     if (typeof app.onStatus === 'function') S.safeCall(app, app.onStatus, [info]);
   };
 
+  /** Answers once the events queued before it have run (the host's ScriptLogic.settle). */
+  S.handlers.settle = function () {
+    return true;
+  };
+
   S.handlers.stop = function (ev) {
     if (typeof app.onAppStop !== 'function') return true;
     var r = S.safeCall(app, app.onAppStop, [{ code: ev.code, level: 'status' }]);

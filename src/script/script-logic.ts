@@ -236,6 +236,13 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
     }
   }
 
+  async settle(): Promise<void> {
+    const rt = this.runtime;
+    if (!rt || rt.dead) return;
+    // Events run in order: when this one answers, every event posted before it has run.
+    await rt.call({ e: 'settle' }).catch(() => undefined);
+  }
+
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;

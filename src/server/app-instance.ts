@@ -198,7 +198,17 @@ export class AppInstance {
     }
     this.state = 'stopping';
     this.#cancelIdle();
-    for (const session of Array.from(this.sessions)) session.appShutdown(opts.description);
+    // FMS (shutdown()): onAppStop, then clients are disconnected and onDisconnect runs for each; not when
+    // the script is being stopped for running out of memory or time (callOnStop false).
+    const notify = opts.callOnStop !== false && !wasLoading;
+    for (const session of Array.from(this.sessions)) session.appShutdown(opts.description, notify);
+    if (notify) {
+      try {
+        await this.logic.settle?.();
+      } catch (err) {
+        this.log.warn(`onDisconnect at unload failed: ${(err as Error).message}`);
+      }
+    }
     await Promise.all(
       Array.from(this.closers, async (close) => {
         try {

@@ -45,6 +45,8 @@ export interface AppLogic {
   onUnpublish(session: ClientSession, stream: LiveStream): void;
   /** The instance is about to unload; resolving false keeps it loaded (only honoured for Application.GC). */
   onStop(reason: StopReason): Promise<boolean>;
+  /** Resolves once everything handed to the logic so far has been handled (the onDisconnects of an unload). */
+  settle?(): Promise<void>;
   /** Releases everything (isolate, timers). Idempotent. */
   dispose(): void;
 }

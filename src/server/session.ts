@@ -656,8 +656,12 @@ export class ClientSession {
     this.conn.close();
   }
 
-  /** The instance is unloading: tell the client (NetConnection.Connect.AppShutdown) and close. */
-  appShutdown(description?: string): void {
+  /**
+   * The instance is unloading: tell the client (NetConnection.Connect.AppShutdown) and close. With
+   * `notifyApp` the application still hears of it (onDisconnect, as FMS calls it for each client after
+   * shutdown()); not when the script itself is gone (out of memory, time limit).
+   */
+  appShutdown(description?: string, notifyApp = false): void {
     if (this.#isClosed()) return;
     if (this.state === 'pending' || this.state === 'new') {
       this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : ${description ?? 'The application instance was shut down.'}`));
@@ -665,7 +669,7 @@ export class ClientSession {
     }
     this.sendStatus(0, Status.connectAppShutdown(description));
     this.conn.close();
-    this.#teardown(false);
+    this.#teardown(notifyApp ? 'unloading' : false);
   }
 
   #onClose(err?: SsasError): void {
@@ -675,7 +679,7 @@ export class ClientSession {
 
   #tornDown = false;
 
-  #teardown(notifyApp = true): void {
+  #teardown(notifyApp: boolean | 'unloading' = true): void {
     if (this.#tornDown) return;
     this.#tornDown = true;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
@@ -690,7 +694,7 @@ export class ClientSession {
     if (instance && instance.sessions.has(this)) {
       // Every session the logic saw connecting, accepted or not, so it can forget it; the script's
       // application.onDisconnect runs only for accepted clients (sandbox/application.js).
-      if (this.client && notifyApp && instance.running) {
+      if (this.client && notifyApp && (instance.running || notifyApp === 'unloading')) {
         try {
           instance.logic.onDisconnect(this);
         } catch (err) {

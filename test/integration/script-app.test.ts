@@ -259,15 +259,22 @@ describe('Client', () => {
 });
 
 describe('instance lifecycle', () => {
-  it('application.shutdown() unloads (clients get AppShutdown) and the next connect reloads a changed script', async () => {
+  it('application.shutdown() unloads (onAppStop, clients get AppShutdown, onDisconnect for each) and the next connect reloads a changed script', async () => {
     const c = await connect();
+    const other = await connect();
+    const ids = [(await c.call('clientInfo')) as Record<string, unknown>, (await other.call('clientInfo')) as Record<string, unknown>].map((i) => String(i.id));
     const codes: string[] = [];
     c.onStatus = (i) => codes.push(i.code);
     const closed = new Promise<void>((r) => (c.onClose = () => r()));
+    const from = traces.length;
     await c.call('shutdownApp');
     await closed;
     expect(codes).toContain('NetConnection.Connect.AppShutdown');
-    expect(traces).toContain('trace onAppStop Application.Shutdown');
+    // The order of the FMS documentation for shutdown(): onAppStop, then onDisconnect for each client.
+    await until(() => traces.slice(from).filter((t) => t.startsWith('trace bye ')).length >= 2);
+    const seen = traces.slice(from).filter((t) => t === 'trace onAppStop Application.Shutdown' || t.startsWith('trace bye '));
+    expect(seen[0]).toBe('trace onAppStop Application.Shutdown');
+    expect(seen.slice(1).sort()).toEqual(ids.map((id) => `trace bye ${id}`).sort());
     const file = path.join(apps, 'legacy', 'main.asc');
     fs.appendFileSync(file, '\r\nClient.prototype.added = function () { return "new code"; };\r\n');
     const d = await connect();
