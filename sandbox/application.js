@@ -389,6 +389,9 @@ function ssasApplication(S) {
     if (typeof app.onStatus === 'function') S.safeCall(app, app.onStatus, [info]);
   };
 
+  /** A dispatch the host started only so that the sandbox's own S.later events run (op 'wake'). */
+  S.handlers.wake = function () {};
+
   /** Answers once the events queued before it have run (the host's ScriptLogic.settle). */
   S.handlers.settle = function () {
     return true;

@@ -25,8 +25,12 @@ function ssasDispatcher(S) {
     }
     // Events the script raised for itself (S.later): after this batch, before any event the host queued
     // meanwhile, so a local failure always reaches the script before a network event that followed it.
-    for (var j = 0; j < S.laterQueue.length; j++) {
-      var ev2 = S.laterQueue[j];
+    // Those raised while these run wait for the next dispatch (the host is asked for one): a handler that
+    // raises another forever then loops across dispatches, between other events, not inside one.
+    var later = S.laterQueue;
+    S.laterQueue = [];
+    for (var j = 0; j < later.length; j++) {
+      var ev2 = later[j];
       Atomics.add(S.progress, 0, 1);
       try {
         S.handlers[ev2.e](ev2);
@@ -34,7 +38,7 @@ function ssasDispatcher(S) {
         S.internalFailure(err);
       }
     }
-    S.laterQueue.length = 0;
+    if (S.laterQueue.length > 0) S.emit({ op: 'wake' });
     S.flushOps();
   };
 }

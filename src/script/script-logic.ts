@@ -367,6 +367,10 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
         this.#intervals.delete(Number(op.id));
         return;
       }
+      case 'wake':
+        // The sandbox has events of its own waiting (S.later): a dispatch runs them.
+        this.runtime?.post({ e: 'wake' });
+        return;
       case 'shutdown':
         // application.shutdown(): asynchronous, after the current event finished.
         setImmediate(() => void this.instance.unload('Application.Shutdown'));

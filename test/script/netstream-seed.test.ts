@@ -110,6 +110,23 @@ Client.prototype.lifecycle = function (remote) {
   return true;
 };
 
+// A status handler that plays again on every Play.Failed: an endless chain of the script's own events.
+var chainCount = 0, chainStop = false;
+Client.prototype.chain = function (remote) {
+  var nc = new NetConnection();
+  nc.connect(remote);
+  var ns = new NetStream(nc);
+  ns.onStatus = function (info) {
+    if (info.code != "NetStream.Play.Failed") return;
+    chainCount++;
+    if (!chainStop) ns.play("again");
+  };
+  ns.play("first");
+  return true;
+};
+Client.prototype.chainCount = function () { return chainCount; };
+Client.prototype.stopChain = function () { chainStop = true; return chainCount; };
+
 Client.prototype.badHow = function (remote) {
   var nc = new NetConnection();
   nc.connect(remote);
@@ -264,6 +281,20 @@ it('the status sequence of a publish: Connect.Success (ns only), Play.Failed for
   expect((await statuses(c)).filter((x) => /^(nc |ns )/.test(x))).toHaveLength(5);
   await c.call('badHow', `${base}/plain`);
   await waitStatuses(c, (x) => x.includes('how NetStream.Publish.Failed error'));
+  c.close();
+});
+
+it('a handler that raises its own Play.Failed forever loops between other events, not inside one', async () => {
+  const c = await RtmpClient.connect(`${base}/seed`);
+  expect(await c.call('chain', `${base}/plain`)).toBe(true);
+  // Other calls to the same instance are answered meanwhile, and the chain keeps going.
+  const first = (await c.call('chainCount')) as number;
+  await new Promise((r) => setTimeout(r, 100));
+  const second = (await c.call('chainCount')) as number;
+  expect(second).toBeGreaterThan(first);
+  const stoppedAt = (await c.call('stopChain')) as number;
+  await new Promise((r) => setTimeout(r, 100));
+  expect((await c.call('chainCount')) as number).toBeLessThanOrEqual(stoppedAt + 1);
   c.close();
 });
 
