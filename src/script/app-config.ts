@@ -259,9 +259,7 @@ export class ConfigReader {
   }
 
   dir(raw: string): string {
-    // A Windows drive path cannot be resolved meaningfully here; keep it as written.
-    if (/^[A-Za-z]:[\\/]/.test(raw) || raw.startsWith('\\\\')) return raw;
-    return path.resolve(this.baseDir, raw);
+    return resolveConfigDir(this.baseDir, raw);
   }
 
   /**
@@ -279,11 +277,21 @@ export class ConfigReader {
     if (/[*:]/.test(key)) this.fail(el, raw, 'has a virtual key with "*" or ":"');
     const dirText = fields[1]!.trim();
     if (dirText === '') this.fail(el, raw, 'has no physical directory after ";"');
-    const parts = fields[0]!.trim().replace(/\\/g, '/').split('/').filter((s) => s !== '');
-    const m: VirtualDirectoryMapping = { prefix: '/' + parts.join('/'), dir: this.dir(dirText) };
+    const m: VirtualDirectoryMapping = { prefix: virtualPrefix(fields[0]!), dir: this.dir(dirText) };
     if (key !== '') m.key = key;
     return m;
   }
+}
+
+/** A folder named in a configuration: relative to `baseDir`; a Windows drive or UNC path is kept as written. */
+export function resolveConfigDir(baseDir: string, raw: string): string {
+  if (/^[A-Za-z]:[\\/]/.test(raw) || raw.startsWith('\\\\')) return raw;
+  return path.resolve(baseDir, raw);
+}
+
+/** "foo\\bar/" -> "/foo/bar": the normalised prefix of a virtual directory ("/" for an empty one). */
+export function virtualPrefix(raw: string): string {
+  return '/' + raw.trim().replace(/\\/g, '/').split('/').filter((s) => s !== '').join('/');
 }
 
 function elementPath(el: XmlNode): string {

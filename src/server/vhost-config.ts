@@ -15,7 +15,15 @@
  */
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
-import { ConfigReader, loadAppDefaults, readConfigFile, type AppDefaults, type VirtualDirectoryMapping } from '../script/app-config';
+import {
+  ConfigReader,
+  loadAppDefaults,
+  readConfigFile,
+  resolveConfigDir,
+  virtualPrefix,
+  type AppDefaults,
+  type VirtualDirectoryMapping,
+} from '../script/app-config';
 import { childElements, parseXmlStrict, type XmlNode } from '../util/xml';
 
 export const VHOST_CONFIG_FILE = 'Vhost.xml';
@@ -103,14 +111,13 @@ export function parseVhostConfig(xmlText: string, file: string): VhostConfig {
  * "*" or ":".
  */
 export function setVirtualPath(cfg: VhostConfig, virtualPath: string, directory: string, key: string, baseDir: string): boolean {
-  const parts = virtualPath.trim().replace(/\\/g, '/').split('/').filter((p) => p !== '');
-  if (parts.length === 0 || /[*:]/.test(key)) return false;
-  const prefix = '/' + parts.join('/');
+  const prefix = virtualPrefix(virtualPath);
+  if (prefix === '/' || /[*:]/.test(key)) return false;
   const same = (m: VirtualDirectoryMapping): boolean => m.prefix.toLowerCase() === prefix.toLowerCase() && (m.key ?? '') === key;
   cfg.virtualDirectories = cfg.virtualDirectories.filter((m) => !same(m));
   const dir = directory.trim();
   if (dir === '') return true;
-  const m: VirtualDirectoryMapping = { prefix, dir: /^[A-Za-z]:[\\/]/.test(dir) ? dir : path.resolve(baseDir, dir) };
+  const m: VirtualDirectoryMapping = { prefix, dir: resolveConfigDir(baseDir, dir) };
   if (key !== '') m.key = key;
   cfg.virtualDirectories.push(m);
   return true;
