@@ -100,6 +100,7 @@ function ssasApplication(S) {
 
   var RW_PROPS = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess', 'virtualKey'];
   var RO_PROPS = ['id', 'ip', 'agent', 'referrer', 'pageUrl', 'uri', 'protocol', 'objectEncoding', 'farAddress', 'nearAddress', 'secure'];
+  var RTMFP_PROPS = ['farID', 'nearID', 'farNonce', 'nearNonce'];
 
   /** Builds the facade of a newly connecting client: a Client whose unknown names go to __resolve. */
   function makeClient(cid, props) {
@@ -108,6 +109,12 @@ function ssasApplication(S) {
     RO_PROPS.forEach(function (k) {
       readonly(c, k, props[k]);
     });
+    // FMS 4 RTMFP client properties: only RTMFP clients have them.
+    if (props.protocol === 'rtmfp') {
+      RTMFP_PROPS.forEach(function (k) {
+        readonly(c, k, props[k]);
+      });
+    }
     var values = {};
     RW_PROPS.forEach(function (k) {
       values[k] = props[k] === undefined ? '' : String(props[k]);

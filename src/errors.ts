@@ -31,6 +31,8 @@ export function isSsasError(err: unknown): err is SsasError {
 export class AmfError extends SsasError {}
 /** RTMP handshake, chunk stream or message framing violations, or a configured limit exceeded. */
 export class RtmpError extends SsasError {}
+/** RTMFP packets, chunks, handshakes and flows that are malformed, unverifiable or over a limit (RFC 7016/7425). */
+export class RtmfpError extends SsasError {}
 /** Media container problems: FLV, MP4/F4V, MP3 files that are truncated, corrupt or unsupported. */
 export class MediaError extends SsasError {}
 /** Script loading, compiling and sandbox failures (syntax errors, timeouts, memory exhaustion). */

@@ -5,6 +5,7 @@
  */
 import type { AmfValue } from '../amf';
 import { accessAllows } from './access';
+import type { PeerIdentity } from '../server/connection';
 
 export interface ClientInit {
   id: string;
@@ -20,6 +21,8 @@ export interface ClientInit {
   secure: boolean;
   /** The whole connect command object, for scripts that read unusual fields. */
   connectObject: Record<string, AmfValue>;
+  /** RTMFP clients: farID, nearID, farNonce, nearNonce (FMS 4); absent over RTMP. */
+  identity?: PeerIdentity | null;
 }
 
 export class Client {
@@ -35,6 +38,7 @@ export class Client {
   readonly nearAddress: string;
   readonly secure: boolean;
   readonly connectObject: Record<string, AmfValue>;
+  readonly identity: PeerIdentity | null;
   readAccess = '/';
   writeAccess = '/';
   audioSampleAccess = '';
@@ -57,6 +61,7 @@ export class Client {
     this.nearAddress = init.nearAddress;
     this.secure = init.secure;
     this.connectObject = init.connectObject;
+    this.identity = init.identity ?? null;
   }
 
   canRead(name: string): boolean {
@@ -86,6 +91,9 @@ export class Client {
       audioSampleAccess: this.audioSampleAccess,
       videoSampleAccess: this.videoSampleAccess,
       virtualKey: this.virtualKey,
+      ...(this.identity
+        ? { farID: this.identity.farId, nearID: this.identity.nearId, farNonce: this.identity.farNonce, nearNonce: this.identity.nearNonce }
+        : {}),
     };
   }
 }

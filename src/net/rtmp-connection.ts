@@ -12,11 +12,12 @@ import { ServerHandshake, ClientHandshake } from '../rtmp/handshake';
 import { ChunkDecoder } from '../rtmp/chunk-decoder';
 import { ChunkEncoder } from '../rtmp/chunk-encoder';
 import * as control from '../rtmp/control';
-import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/types';
+import { MessageType, PeerBandwidthLimit, UserControlEvent, csidFor, type RtmpMessage } from '../rtmp/types';
 import type { RtmpLimits } from '../config';
 import { NetError, RtmpError, isSsasError, type SsasError } from '../errors';
 import { scheduleFlush, cancelFlush, type Flushable } from './write-scheduler';
 import { getLogger } from '../logger';
+import { newConnectionStats, type ConnectionStats, type MessageConnection, type OutgoingLiveMessage, type SessionStartSettings } from '../server/connection';
 
 const log = getLogger('net');
 
@@ -27,36 +28,17 @@ export interface RtmpConnectionOptions {
   simpleHandshake?: boolean;
 }
 
-export interface ConnectionStats {
-  bytesIn: number;
-  bytesOut: number;
-  msgIn: number;
-  msgOut: number;
-  msgDropped: number;
-  /** Live audio/video messages skipped for this player (slow or over its bandwidth limit), and their bytes. */
-  droppedAudioMsgs: number;
-  droppedVideoMsgs: number;
-  droppedAudioBytes: number;
-  droppedVideoBytes: number;
-}
+export type { ConnectionStats };
 
 let nextConnectionId = 1;
 
-export class RtmpConnection implements Flushable {
+export class RtmpConnection implements Flushable, MessageConnection {
+  readonly protocol = 'rtmp' as const;
+  readonly identity = null;
   readonly id: number;
   readonly socket: Socket;
   readonly role: 'server' | 'client';
-  readonly stats: ConnectionStats = {
-    bytesIn: 0,
-    bytesOut: 0,
-    msgIn: 0,
-    msgOut: 0,
-    msgDropped: 0,
-    droppedAudioMsgs: 0,
-    droppedVideoMsgs: 0,
-    droppedAudioBytes: 0,
-    droppedVideoBytes: 0,
-  };
+  readonly stats: ConnectionStats = newConnectionStats();
 
   /** Called for every message except protocol control and ping traffic handled here. */
   onMessage: (msg: RtmpMessage) => void = () => {};
@@ -180,6 +162,22 @@ export class RtmpConnection implements Flushable {
     this.#enqueue(buf);
     this.stats.msgOut++;
   }
+
+  /** A live message fanned out to many players: chunked once for all players with the same settings. */
+  sendLive(msg: OutgoingLiveMessage, streamId: number): void {
+    this.sendPreChunked(msg.chunked(this.chunkSize, streamId), csidFor(msg.type));
+  }
+
+  /** Server side, when the client's connect arrives: window, peer bandwidth, StreamBegin 0, chunk size. */
+  beginSession(settings: SessionStartSettings): void {
+    this.setWindowAckSize(settings.windowAckSize);
+    this.setPeerBandwidth(settings.peerBandwidth, PeerBandwidthLimit.Dynamic);
+    this.sendUserControl(UserControlEvent.StreamBegin, 0);
+    this.setChunkSize(settings.chunkSize);
+  }
+
+  /** Chunk streams are per connection, not per NetStream: nothing to release. */
+  releaseStream(_streamId: number): void {}
 
   /** Announces and switches our outgoing chunk size. */
   setChunkSize(size: number): void {

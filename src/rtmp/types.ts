@@ -62,6 +62,11 @@ export const ChunkStreamId = {
   SharedObject: 4,
 } as const;
 
+/** The chunk stream a media or data message of a NetStream travels on. */
+export function csidFor(type: number): number {
+  return type === MessageType.Audio ? ChunkStreamId.Audio : type === MessageType.Video ? ChunkStreamId.Video : ChunkStreamId.Data;
+}
+
 export const RTMP_DEFAULT_CHUNK_SIZE = 128;
 /** Largest chunk size allowed by the spec (31 bits on the wire, but 2^24-1 is the largest usable message length). */
 export const RTMP_MAX_CHUNK_SIZE = 0xffffff;

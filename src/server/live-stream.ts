@@ -10,15 +10,13 @@
  * the last key frame (the "GOP cache"), so decoding starts at once.
  */
 import { chunkMessageFmt0 } from '../rtmp/chunk-encoder';
-import { ChunkStreamId } from '../rtmp/types';
+import { csidFor } from '../rtmp/types';
 import { isAudioSequenceHeader, isVideoKeyframe, isVideoSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-info';
 import type { AmfValue } from '../amf';
 
 export type MediaType = typeof TAG_AUDIO | typeof TAG_VIDEO | typeof TAG_SCRIPT;
 
-export function csidFor(type: number): number {
-  return type === TAG_AUDIO ? ChunkStreamId.Audio : type === TAG_VIDEO ? ChunkStreamId.Video : ChunkStreamId.Data;
-}
+export { csidFor };
 
 /** One media or data message of a live stream, chunked at most once per distinct player setting. */
 export class LiveMessage {

@@ -23,13 +23,12 @@ import {
   type InfoObject,
 } from '../rtmp/command';
 import * as control from '../rtmp/control';
-import { MessageType, PeerBandwidthLimit, UserControlEvent, type RtmpMessage } from '../rtmp/types';
-import type { ConnectionStats, RtmpConnection } from '../net/rtmp-connection';
+import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/types';
+import type { ConnectionStats, MessageConnection } from './connection';
 import { Client, newClientId } from '../host/client';
 import { accessAllows } from '../host/access';
 import type { AppInstance } from './app-instance';
 import {
-  csidFor,
   liveKey,
   splitStreamName,
   type LiveMessage,
@@ -81,7 +80,7 @@ interface PendingCall {
 }
 
 export class ClientSession {
-  readonly conn: RtmpConnection;
+  readonly conn: MessageConnection;
   readonly ctx: ServerContext;
   state: SessionState = 'new';
   instance: AppInstance | null = null;
@@ -100,7 +99,7 @@ export class ClientSession {
   /** Called after the session closed (server bookkeeping). */
   onClosed: () => void = () => {};
 
-  constructor(conn: RtmpConnection, ctx: ServerContext) {
+  constructor(conn: MessageConnection, ctx: ServerContext) {
     this.conn = conn;
     this.ctx = ctx;
     conn.onMessage = (msg) => this.#onMessage(msg);
@@ -409,10 +408,7 @@ export class ClientSession {
     const encoding = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0;
     this.state = 'pending';
     const cfg = this.ctx.config;
-    this.conn.setWindowAckSize(cfg.windowAckSize);
-    this.conn.setPeerBandwidth(cfg.peerBandwidth, PeerBandwidthLimit.Dynamic);
-    this.conn.sendUserControl(UserControlEvent.StreamBegin, 0);
-    this.conn.setChunkSize(cfg.chunkSize);
+    this.conn.beginSession(cfg);
 
     if (encoding !== 0 && encoding !== 3) {
       this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Unsupported objectEncoding ${encoding}.`));
@@ -441,12 +437,13 @@ export class ClientSession {
       referrer: str('swfUrl'),
       pageUrl: str('pageUrl'),
       uri: str('tcUrl'),
-      protocol: 'rtmp',
+      protocol: this.conn.protocol,
       objectEncoding: encoding,
       farAddress: `${this.conn.remoteAddress}:${this.conn.remotePort}`,
       nearAddress: `${this.conn.localAddress}:${this.conn.localPort}`,
       secure: false,
       connectObject: obj,
+      identity: this.conn.identity,
     });
     this.client.virtualKey = this.ctx.virtualKeyFor(this.client.agent);
     let instance: AppInstance;
@@ -1032,7 +1029,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
         return;
       }
     }
-    conn.sendPreChunked(msg.chunked(conn.chunkSize, this.id), csidFor(msg.type));
+    conn.sendLive(msg, this.id);
   }
 
   /** Client.setBandwidthLimit(serverToClient, ...): this second's budget for the client is spent. */
