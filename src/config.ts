@@ -21,6 +21,14 @@ export interface ServerConfig {
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * UDP port for RTMFP: null (the default) listens on the same number as the RTMP port (and runs without
+   * RTMFP, with a warning, if that UDP port is taken); 0 turns RTMFP off.
+   */
+  rtmfpPort: number | null;
+  /** Insist that RTMFP clients send HMACs / session sequence numbers (RFC 7425 4.6.5; Flash Player cannot). */
+  rtmfpRequireHmac: boolean;
+  rtmfpRequireSequence: boolean;
   /** Chunk size we send with (announced with SetChunkSize right after connect). */
   chunkSize: number;
   /** Window Acknowledgement Size we announce and Set Peer Bandwidth we ask for (bytes). */
@@ -51,6 +59,9 @@ export const defaultServerConfig: ServerConfig = {
   appsDir: './applications',
   host: '127.0.0.1',
   port: 1935,
+  rtmfpPort: null,
+  rtmfpRequireHmac: false,
+  rtmfpRequireSequence: false,
   chunkSize: 4096,
   windowAckSize: 2_500_000,
   peerBandwidth: 2_500_000,
@@ -84,6 +95,7 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
     limits: { ...defaultServerConfig.limits, ...stripUndefined(partial.limits ?? {}) },
   } as ServerConfig;
   checkInt('port', cfg.port, 0, 65535);
+  if (cfg.rtmfpPort !== null) checkInt('rtmfpPort', cfg.rtmfpPort, 0, 65535);
   checkInt('chunkSize', cfg.chunkSize, 128, 0xffffff);
   checkInt('windowAckSize', cfg.windowAckSize, 1, 0x7fffffff);
   checkInt('peerBandwidth', cfg.peerBandwidth, 1, 0x7fffffff);

@@ -39,6 +39,8 @@ export class Client {
   readonly secure: boolean;
   readonly connectObject: Record<string, AmfValue>;
   readonly identity: PeerIdentity | null;
+  /** RTMFP: the addresses the client reported for itself (setPeerInfo). */
+  reportedAddresses: string[] = [];
   readAccess = '/';
   writeAccess = '/';
   audioSampleAccess = '';

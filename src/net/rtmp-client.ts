@@ -13,6 +13,8 @@ import { splitAggregate } from '../rtmp/aggregate';
 import { defaultServerConfig, type RtmpLimits } from '../config';
 import { NetError, RtmpError, isSsasError, SsasError } from '../errors';
 import { RtmpConnection } from './rtmp-connection';
+import { dialRtmfp } from './rtmfp-connection';
+import type { MessageConnection } from '../server/connection';
 import { getLogger } from '../logger';
 
 const log = getLogger('rtmp-client');
@@ -39,6 +41,7 @@ export function parseRtmpUrl(url: string, opts: { streamInPath?: boolean } = {})
   const protocol = m[1]!.toLowerCase();
   const host = m[2]!.replace(/^\[|\]$/g, '');
   const port = m[3] ? Number(m[3]) : protocol === 'rtmpt' || protocol === 'rtmpte' ? 80 : protocol === 'rtmps' ? 443 : 1935;
+  // (rtmfp:// defaults to 1935 too, on UDP.)
   if (port < 1 || port > 65535) throw new NetError('ERR_NET_BAD_URL', `bad port in ${url}`);
   const segs = (m[4] ?? '/').split('/').filter((s) => s !== '');
   if (segs.length === 0) throw new NetError('ERR_NET_BAD_URL', `no application in ${url}`);
@@ -106,7 +109,7 @@ function describe(v: AmfValue): string {
 }
 
 export class RtmpClient {
-  readonly conn: RtmpConnection;
+  readonly conn: MessageConnection;
   readonly url: RtmpUrl;
   objectEncoding: 0 | 3;
   /** The connect _result: [properties, info]. */
@@ -129,46 +132,56 @@ export class RtmpClient {
   #pending = new Map<number, Pending>();
   #closed = false;
 
-  private constructor(conn: RtmpConnection, url: RtmpUrl, opts: RtmpClientOptions) {
+  private constructor(conn: MessageConnection, url: RtmpUrl, opts: RtmpClientOptions) {
     this.conn = conn;
     this.url = url;
     this.objectEncoding = opts.objectEncoding ?? 0;
     this.handlers = { ...(opts.handlers ?? {}) };
   }
 
-  /** Connects and resolves once the server accepted (NetConnection.Connect.Success). */
+  /**
+   * Connects and resolves once the server accepted (NetConnection.Connect.Success). rtmp:// travels over
+   * TCP (RtmpConnection), rtmfp:// over UDP (RtmfpConnection, RFC 7425); everything after the transport
+   * is the same.
+   */
   static connect(url: string | RtmpUrl, opts: RtmpClientOptions = {}): Promise<RtmpClient> {
     const u = typeof url === 'string' ? parseRtmpUrl(url) : url;
-    if (u.protocol !== 'rtmp') {
-      return Promise.reject(new NetError('ERR_NET_PROTOCOL_UNSUPPORTED', `${u.protocol}: is not supported, only rtmp:`));
+    if (u.protocol !== 'rtmp' && u.protocol !== 'rtmfp') {
+      return Promise.reject(new NetError('ERR_NET_PROTOCOL_UNSUPPORTED', `${u.protocol}: is not supported, only rtmp: and rtmfp:`));
     }
     const limits = { ...defaultServerConfig.limits, ...(opts.limits ?? {}) };
     const timeoutMs = opts.timeoutMs ?? 10000;
     return new Promise<RtmpClient>((resolve, reject) => {
       let settled = false;
-      const socket: Socket = tcpConnect({ host: u.host, port: u.port });
-      const conn = new RtmpConnection(socket, { role: 'client', limits, simpleHandshake: opts.simpleHandshake === true });
-      const client = new RtmpClient(conn, u, opts);
+      let conn: MessageConnection | null = null;
+      let client: RtmpClient | null = null;
       const fail = (err: SsasError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        conn.destroy();
+        conn?.destroy();
         reject(err);
       };
       const timer = setTimeout(() => fail(new NetError('ERR_NET_TIMEOUT', `connect to ${u.tcUrl} timed out after ${timeoutMs} ms`)), timeoutMs);
       timer.unref?.();
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        fail(new NetError(err.code === 'ECONNREFUSED' ? 'ERR_NET_REFUSED' : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'ERR_NET_DNS' : 'ERR_NET_SOCKET', `${u.tcUrl}: ${err.message}`));
-      });
-      conn.onClose = (err) => {
-        client.#shutdown(err);
-        fail(new ConnectError(null, `connection to ${u.tcUrl} closed before connect finished${err ? `: ${err.message}` : ''}`, err?.code ?? 'ERR_NET_CLOSED'));
+      const start = (c: MessageConnection): void => {
+        conn = c;
+        const cl = new RtmpClient(c, u, opts);
+        client = cl;
+        c.onClose = (err) => {
+          cl.#shutdown(err);
+          fail(new ConnectError(null, `connection to ${u.tcUrl} closed before connect finished${err ? `: ${err.message}` : ''}`, err?.code ?? 'ERR_NET_CLOSED'));
+        };
+        c.onMessage = (msg) => cl.#onMessage(msg);
       };
-      conn.onMessage = (msg) => client.#onMessage(msg);
-      conn.onReady = () => {
-        if (opts.windowAckSize) conn.setWindowAckSize(opts.windowAckSize);
-        if (opts.chunkSize && opts.chunkSize !== 128) conn.setChunkSize(opts.chunkSize);
+      const ready = (): void => {
+        const c = conn!;
+        const cl = client!;
+        if (settled) return;
+        if (c instanceof RtmpConnection) {
+          if (opts.windowAckSize) c.setWindowAckSize(opts.windowAckSize);
+          if (opts.chunkSize && opts.chunkSize !== 128) c.setChunkSize(opts.chunkSize);
+        }
         const cmdObj: Record<string, AmfValue> = {
           app: opts.app ?? u.app,
           flashVer: opts.flashVer ?? 'WIN 10,0,32,18',
@@ -180,19 +193,19 @@ export class RtmpClient {
           videoCodecs: 252,
           videoFunction: 1,
           pageUrl: opts.pageUrl ?? '',
-          objectEncoding: client.objectEncoding,
+          objectEncoding: cl.objectEncoding,
           ...(opts.connectObject ?? {}),
         };
-        client.#sendCommand(0, 'connect', 1, cmdObj, opts.args ?? []);
-        client.#pending.set(1, {
+        cl.#sendCommand(0, 'connect', 1, cmdObj, opts.args ?? []);
+        cl.#pending.set(1, {
           resolve: (v) => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            conn.onClose = (err) => client.#shutdown(err);
+            c.onClose = (err) => cl.#shutdown(err);
             const inf = v as unknown as { properties: AmfValue; info: InfoObject };
-            client.connectResult = inf;
-            resolve(client);
+            cl.connectResult = inf;
+            resolve(cl);
           },
           reject: (e) => {
             const inf = (e.info ?? null) as InfoObject | null;
@@ -200,6 +213,27 @@ export class RtmpClient {
           },
         });
       };
+      if (u.protocol === 'rtmfp') {
+        dialRtmfp(u.tcUrl, u.host, u.port, { timeoutMs }).then(
+          (c) => {
+            if (settled) {
+              c.destroy();
+              return;
+            }
+            start(c);
+            ready();
+          },
+          (err: SsasError) => fail(isSsasError(err) && err.code === 'ERR_RTMFP_CONNECT_TIMEOUT' ? new NetError('ERR_NET_TIMEOUT', `${u.tcUrl}: ${err.message}`) : err),
+        );
+        return;
+      }
+      const socket: Socket = tcpConnect({ host: u.host, port: u.port });
+      const c = new RtmpConnection(socket, { role: 'client', limits, simpleHandshake: opts.simpleHandshake === true });
+      start(c);
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        fail(new NetError(err.code === 'ECONNREFUSED' ? 'ERR_NET_REFUSED' : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'ERR_NET_DNS' : 'ERR_NET_SOCKET', `${u.tcUrl}: ${err.message}`));
+      });
+      c.onReady = ready;
     });
   }
 

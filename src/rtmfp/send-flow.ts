@@ -129,11 +129,11 @@ export class SendFlow {
   }
 
   /**
-   * Queues one message; `lifetimeMs` (from `now`) makes it abandonable. Returns false when the flow can
-   * no longer send.
+   * Queues one message; `lifetimeMs` (from `now`) makes it abandonable. Returns the message (its
+   * `abandoned` tells later whether it was given up), or null when the flow can no longer send.
    */
-  write(data: Buffer, now: number, lifetimeMs = Infinity): boolean {
-    if (!this.isOpen) return false;
+  write(data: Buffer, now: number, lifetimeMs = Infinity): OutMessage | null {
+    if (!this.isOpen) return null;
     const size = this.host.fragmentSize;
     const msg = new OutMessage(lifetimeMs === Infinity ? Infinity : now + lifetimeMs, data.length);
     if (data.length <= size) {
@@ -146,7 +146,7 @@ export class SendFlow {
       }
     }
     this.host.flowReady(this);
-    return true;
+    return msg;
   }
 
   #push(f: SendFrag): void {

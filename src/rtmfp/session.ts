@@ -683,7 +683,9 @@ export class Session implements SendFlowHost {
           break;
         }
         const abn = f.message.abandoned;
-        const withOptions = flow.needsOptions && !f.everSent ? flow.startupOptions : null;
+        // Until the flow is acknowledged its first chunk in each packet repeats the startup options, and
+        // only the first: librtmfp reads no options in Next User Data chunks.
+        const withOptions = flow.needsOptions && prevSeq === -2 ? flow.startupOptions : null;
         const fin = f.seq === flow.finalSeq ? UD_FIN : 0;
         const flags = f.fra | (abn ? UD_ABN : 0) | fin | (withOptions ? UD_OPT : 0);
         const dataLen = abn ? 0 : f.data.length;

@@ -99,6 +99,8 @@ export interface MessageConnection {
   setInboundLimit(bytesPerSecond: number): void;
   /** Counts bytes against a server-to-client budget per second; false when this second's budget is spent. */
   takeOutbound(bytes: number, limit: number): boolean;
+  /** RTMFP: the addresses a client reported for itself (setPeerInfo), used to introduce peers to it. */
+  setPeerInfo?(addresses: string[]): void;
   /** Flushes what is queued and closes gracefully. */
   close(): void;
   /** Closes at once (protocol violation, limit exceeded). */

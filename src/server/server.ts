@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { resolveServerConfig, type PartialServerConfig, type ServerConfig } from '../config';
 import { getLogger } from '../logger';
 import { RtmpConnection } from '../net/rtmp-connection';
+import { RtmfpServer } from '../net/rtmfp-server';
+import type { MessageConnection } from './connection';
 import { configureWriteScheduler } from '../net/write-scheduler';
 import { DefaultLogic, type AppLogic } from './app-logic';
 import { AppInstance, type AppDefinition, type InstanceHost } from './app-instance';
@@ -49,6 +51,7 @@ export class Server implements ServerContext, InstanceHost {
   readonly sessions = new Set<ClientSession>();
   readonly features: ServerFeature[] = [];
   #net: NetServer | null = null;
+  #rtmfp: RtmfpServer | null = null;
   #logicFactory: LogicFactory;
   #creating = new Map<string, Promise<AppInstance>>();
   #closing = false;
@@ -69,11 +72,11 @@ export class Server implements ServerContext, InstanceHost {
    * Reads `<appsDir>/Vhost.xml` and starts listening; resolves with the bound address (port 0 picks a free
    * port). A malformed Vhost.xml rejects with its ConfigError.
    */
-  async listen(): Promise<{ host: string; port: number; url: string }> {
+  async listen(): Promise<{ host: string; port: number; url: string; rtmfpUrl: string | null }> {
     this.vhost = await loadVhostConfig(this.config.appsDir);
     if (this.vhost.file) log.info(`virtual keys and directories from ${this.vhost.file}`);
     if (this.vhost.appDefaults) log.info(`settings for every application from ${this.vhost.appDefaults.config.file}`);
-    return new Promise((resolve, reject) => {
+    const tcp = await new Promise<{ host: string; port: number; url: string }>((resolve, reject) => {
       const srv = createServer((socket) => this.#accept(socket));
       srv.on('error', (err: NodeJS.ErrnoException) => {
         reject(new NetError(err.code === 'EADDRINUSE' ? 'ERR_NET_ADDRESS_IN_USE' : 'ERR_NET_LISTEN', err.message));
@@ -81,10 +84,44 @@ export class Server implements ServerContext, InstanceHost {
       srv.listen(this.config.port, this.config.host, () => {
         const addr = srv.address() as AddressInfo;
         this.#net = srv;
-        const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
-        resolve({ host: this.config.host, port: addr.port, url: `rtmp://${host}:${addr.port}` });
+        resolve({ host: this.config.host, port: addr.port, url: `rtmp://${hostForUrl(this.config.host)}:${addr.port}` });
       });
     });
+    const rtmfpUrl = await this.#listenRtmfp(tcp.port);
+    return { ...tcp, rtmfpUrl };
+  }
+
+  /** RTMFP on UDP (RFC 7016/7425): same port number as RTMP unless configured otherwise. */
+  async #listenRtmfp(tcpPort: number): Promise<string | null> {
+    const configured = this.config.rtmfpPort;
+    if (configured === 0) return null;
+    const port = configured ?? tcpPort;
+    try {
+      this.#rtmfp = await RtmfpServer.listen({
+        host: this.config.host,
+        port,
+        negotiation: { requireHmac: this.config.rtmfpRequireHmac, requireSequence: this.config.rtmfpRequireSequence, hmacLength: 10 },
+        onConnection: (conn) => this.#acceptConnection(conn),
+      });
+    } catch (err) {
+      if (configured !== null) {
+        this.#net?.close();
+        this.#net = null;
+        throw err;
+      }
+      log.warn(`RTMFP not started: UDP port ${port} is not free (${(err as Error).message}); use --rtmfp-port`);
+      return null;
+    }
+    return `rtmfp://${hostForUrl(this.config.host)}:${this.#rtmfp.port}`;
+  }
+
+  /** The RTMFP listener, when it runs (tests, stats). */
+  get rtmfp(): RtmfpServer | null {
+    return this.#rtmfp;
+  }
+
+  get rtmfpPort(): number {
+    return this.#rtmfp?.port ?? 0;
   }
 
   get port(): number {
@@ -93,7 +130,7 @@ export class Server implements ServerContext, InstanceHost {
   }
 
   get url(): string {
-    return `rtmp://${this.config.host}:${this.port}`;
+    return `rtmp://${hostForUrl(this.config.host)}:${this.port}`;
   }
 
   #accept(socket: Socket): void {
@@ -101,7 +138,15 @@ export class Server implements ServerContext, InstanceHost {
       socket.destroy();
       return;
     }
-    const conn = new RtmpConnection(socket, { role: 'server', limits: this.config.limits });
+    this.#acceptConnection(new RtmpConnection(socket, { role: 'server', limits: this.config.limits }));
+  }
+
+  /** Every transport's new connection becomes a client session here. */
+  #acceptConnection(conn: MessageConnection): void {
+    if (this.#closing) {
+      conn.destroy();
+      return;
+    }
     const session = new ClientSession(conn, this);
     this.sessions.add(session);
     session.onClosed = () => {
@@ -218,6 +263,12 @@ export class Server implements ServerContext, InstanceHost {
     for (const s of Array.from(this.sessions)) s.conn.destroy();
     // Recordings still being finished (FLV metadata, MP4 moov) complete before close() resolves.
     for (const f of this.features) await f.close?.();
+    await this.#rtmfp?.close();
+    this.#rtmfp = null;
     await closed;
   }
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

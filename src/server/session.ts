@@ -219,6 +219,19 @@ export class ClientSession {
       case '_error':
         this.#onCallResponse(cmd);
         return;
+      case 'setPeerInfo': {
+        // Flash Player over RTMFP reports its own addresses (FMS 4 handled it natively, for introductions).
+        // librtmfp sends them without the null command object, rtmfp-cpp with it: take every string.
+        const addrs = [cmd.commandObject, ...cmd.args].filter((v): v is string => typeof v === 'string');
+        if (this.conn.setPeerInfo) {
+          this.conn.setPeerInfo(addrs);
+          if (this.client) this.client.reportedAddresses = addrs;
+          if (cmd.transactionId > 0) this.sendResult(cmd.transactionId, null, null);
+          return;
+        }
+        this.#onCall(cmd);
+        return;
+      }
       case 'createStream': {
         const id = this.#allocateStreamId();
         this.streams.set(id, new SessionStream(this, id));

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { Server } from '../../src/server/server';
 import { createServer } from '../../src/server/create';
 import { RtmpClient, type ClientStream, ConnectError } from '../../src/net/rtmp-client';
+import type { RtmpConnection } from '../../src/net/rtmp-connection';
 import { MessageType } from '../../src/rtmp/types';
 import {
   audioStream,
@@ -227,7 +228,7 @@ describe('live relay semantics', () => {
     const fs2 = await fast.createStream();
     const got = collect(fs2);
     await fs2.play('bp');
-    slow.conn.socket.pause();
+    (slow.conn as RtmpConnection).socket.pause();
     const big = Buffer.alloc(32 * 1024, 7);
     let maxBacklog = 0;
     const slowSession = () => Array.from(server.sessions).find((s) => s.conn.remotePort === slow.conn.localPort);
@@ -250,7 +251,7 @@ describe('live relay semantics', () => {
     expect(maxBacklog).toBeLessThan(server.config.playerHighWaterBytes + 2 * big.length + 64 * 1024);
     expect(s.conn.stats.msgDropped).toBeGreaterThan(50);
     expect(fastSession()!.conn.stats.msgDropped).toBe(0);
-    slow.conn.socket.resume();
+    (slow.conn as RtmpConnection).socket.resume();
     client.close();
     slow.close();
     fast.close();

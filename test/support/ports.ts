@@ -2,6 +2,7 @@
  * Loopback ports for tests. Ports are always chosen by the kernel (listen on port 0) so parallel jest
  * workers and leftover servers never collide on a fixed number.
  */
+import * as dgram from 'dgram';
 import * as net from 'net';
 import { SsasError } from '../../src/errors';
 
@@ -17,6 +18,26 @@ export function freePort(): Promise<number> {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
       server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+/**
+ * Asks the kernel for an unused UDP port on 127.0.0.1 (binds a dgram socket to port 0, reads the port,
+ * closes it). Another process can take the port before the caller binds it; a peer that accepts port 0
+ * and reports what it bound (tcserver, MonaTiny) avoids that race entirely.
+ */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4');
+    socket.unref();
+    socket.once('error', (err) => {
+      socket.close();
+      reject(err);
+    });
+    socket.bind({ address: LOOPBACK, port: 0, exclusive: true }, () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
     });
   });
 }
