@@ -77,15 +77,6 @@ export class ServerNetConnection {
     this.uri = uri;
     const attempt = ++this.#attempt;
     this.nearNonce = randomBytes(16).toString('hex') + (nextNonce++).toString(16);
-    if (this.protocol === 'rtmfp') {
-      // RTMFP (UDP, groups) is a later issue: report it the way a failed attempt is reported.
-      setImmediate(() => {
-        if (attempt !== this.#attempt) return;
-        this.state = 'closed';
-        this.#status(info('error', 'NetConnection.Connect.Failed', 'RTMFP connections are not supported by ssas yet.'));
-      });
-      return;
-    }
     let url;
     try {
       url = parseRtmpUrl(uri);
@@ -110,6 +101,8 @@ export class ServerNetConnection {
         }
         this.client = client;
         this.state = 'connected';
+        // Over RTMFP the nonce is the session's own (RFC 7425: HMAC of the DH secret and our keying component).
+        if (client.conn.identity) this.nearNonce = client.conn.identity.nearNonce;
         client.fallbackHandler = (name, a) => this.#events.remoteCall(this, name, a);
         client.onStatus = (i) => this.#status(i);
         client.onClose = () => {
@@ -182,6 +175,23 @@ export interface MulticastStreamInfoData {
 }
 
 const HOW_TO_PUBLISH = new Set(['live', 'record', 'append', 'appendWithGap']);
+/** NetStream.send() before Publish.Start: at most this much waits (FMS's outgoing buffer is bounded too). */
+const MAX_HELD_MESSAGES = 1000;
+const MAX_HELD_BYTES = 4 * 1024 * 1024;
+
+/** A rough size of AMF values (for the bound on held messages), without encoding them. */
+function approximateSize(v: AmfValue | AmfValue[], depth = 0): number {
+  if (depth > 32) return 8;
+  if (typeof v === 'string') return v.length + 3;
+  if (Buffer.isBuffer(v)) return v.length;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + approximateSize(x, depth + 1), 5);
+  if (v && typeof v === 'object') {
+    let n = 5;
+    for (const [k, x] of Object.entries(v)) n += k.length + 2 + approximateSize(x as AmfValue, depth + 1);
+    return n;
+  }
+  return 9;
+}
 
 export class ServerNetStream implements LiveSubscriber {
   readonly id: number;
@@ -200,7 +210,12 @@ export class ServerNetStream implements LiveSubscriber {
   #queue: LiveMessage[] = [];
   #drainTimer: NodeJS.Timeout | null = null;
   #failed = false;
+  /** The NetConnection was lost or closed: this stream can never publish again. */
+  #dead = false;
   #announced = false;
+  /** NetStream.send() calls made before NetStream.Publish.Start, delivered in order once it arrives. */
+  #held: Array<[string, AmfValue[]]> = [];
+  #heldBytes = 0;
   readonly counters = { bytesSent: 0, messagesSent: 0, messagesDropped: 0, startedAt: 0 };
 
   constructor(nc: ServerNetConnection, id: number, groupspec: string | null, events: NetConnectionEvents) {
@@ -254,6 +269,9 @@ export class ServerNetStream implements LiveSubscriber {
   }
 
   connectionLost(): void {
+    this.#dead = true;
+    this.#held = [];
+    this.#heldBytes = 0;
     this.#stopForwarding();
     this.#stream = null;
     this.#publishing = false;
@@ -264,6 +282,7 @@ export class ServerNetStream implements LiveSubscriber {
     if (i.code === 'NetStream.Publish.Start') {
       this.#publishing = true;
       this.counters.startedAt = Date.now();
+      this.#sendHeld();
       this.#startForwarding();
     } else if (i.code === 'NetStream.Publish.BadName' || i.code === 'NetStream.Publish.Failed') {
       this.#publishing = false;
@@ -327,13 +346,37 @@ export class ServerNetStream implements LiveSubscriber {
     this.connectionReady();
   }
 
-  /** NetStream.send: true when the data message was dispatched. */
+  /**
+   * NetStream.send: true when the data message was dispatched, or held to go out once publishing starts
+   * (the seed's own example sends right after the constructor); false when the stream can never publish
+   * (its connection is gone, it failed, or too much is held already).
+   */
   send(handler: string, args: AmfValue[]): boolean {
+    if (this.#failed || this.#dead) return false;
     const s = this.#stream;
     const c = this.nc.client;
-    if (!s || !c || !this.#publishing) return false;
-    c.sendDataOn(s.id, this.#outTs(this.#attached?.lastTimestamp ?? 0), [handler, ...args]);
+    if (s && c && this.#publishing) {
+      c.sendDataOn(s.id, this.#outTs(this.#attached?.lastTimestamp ?? 0), [handler, ...args]);
+      return true;
+    }
+    const size = approximateSize(args) + handler.length;
+    if (this.#held.length >= MAX_HELD_MESSAGES || this.#heldBytes + size > MAX_HELD_BYTES) {
+      log.warn(`netstream ${this.id}: ${this.#held.length} messages already wait for NetStream.Publish.Start; send("${handler}") dropped`);
+      return false;
+    }
+    this.#held.push([handler, args]);
+    this.#heldBytes += size;
     return true;
+  }
+
+  #sendHeld(): void {
+    const s = this.#stream;
+    const c = this.nc.client;
+    if (!s || !c) return;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const [handler, args] of held) c.sendDataOn(s.id, this.#outTs(this.#attached?.lastTimestamp ?? 0), [handler, ...args]);
   }
 
   /** Seconds the stream has been publishing (media time sent). */
@@ -459,6 +502,8 @@ export class ServerNetStream implements LiveSubscriber {
 
   close(): void {
     this.unpublish();
+    this.#dead = true;
+    this.#held = [];
     this.nc.streams.delete(this);
   }
 }

@@ -31,6 +31,8 @@ const PRIORITY_VIDEO = 4;
 /** Lifetimes of live media on the wire (tcserver's -A / -V defaults). */
 const AUDIO_LIFETIME_MS = 2200;
 const VIDEO_LIFETIME_MS = 2000;
+/** Longest wait for the peer to acknowledge our last messages before the session is closed anyway. */
+const CLOSE_GRACE_MS = 3000;
 /** Most NetStreams a peer may open on one connection. */
 const MAX_STREAMS = 256;
 
@@ -365,21 +367,39 @@ export class RtmfpConnection implements MessageConnection {
     return true;
   }
 
-  /** Ends our NetConnection flow and closes the session once what is queued is delivered (or soon). */
+  /**
+   * Ends our flows; the session closes once our NetConnection flow is acknowledged to its end (so a last
+   * _error or NetConnection.Connect.AppShutdown arrives), or after CLOSE_GRACE_MS at the latest.
+   */
   close(): void {
     if (this.#closed) return;
     for (const s of this.#streams.values()) for (const f of [s.data, s.audio, s.video]) f?.close();
-    this.#ncSend?.close();
     const session = this.session;
     const sock = this.#socket;
-    // Give the last messages (a _error, NetConnection.Connect.AppShutdown) a moment, then close the session.
-    const t = setTimeout(() => {
-      session.close(sock.now());
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      if (session.isOpen && !this.#sharesSession()) session.close(sock.now());
       sock.kick();
-    }, 200);
+    };
+    const t = setTimeout(finish, CLOSE_GRACE_MS);
     t.unref?.();
+    if (this.#ncSend && this.#ncSend.state === 'open') {
+      this.#ncSend.onComplete = finish;
+      this.#ncSend.close();
+    } else {
+      finish();
+    }
     this.#shutdown();
     sock.kick();
+  }
+
+  /** Other NetConnections still use this session (tcserver's -m: several per session). */
+  sharesSessionWith: () => boolean = () => false;
+  #sharesSession(): boolean {
+    return this.sharesSessionWith();
   }
 
   destroy(err?: SsasError): void {

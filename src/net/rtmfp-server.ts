@@ -82,9 +82,9 @@ export class RtmfpServer {
           if (set!.size === 0 && this.#byPeerId.get(key) === set) this.#byPeerId.delete(key);
           const i = conns.indexOf(conn);
           if (i >= 0) conns.splice(i, 1);
-          if (conns.length === 0 && session.isOpen) session.close(this.socket.now());
         };
         conn.closedHook = prevClose;
+        conn.sharesSessionWith = () => conns.some((c) => c !== conn && !c.closed);
         try {
           this.#opts.onConnection(conn);
         } catch (err) {

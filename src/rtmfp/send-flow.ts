@@ -97,6 +97,8 @@ export class SendFlow {
   onException: (code: number) => void = () => {};
   /** Told when every message was delivered or abandoned and the queue emptied (a writer may refill). */
   onDrain: () => void = () => {};
+  /** Told once the flow finished: its FIN and everything before it acknowledged. */
+  onComplete: () => void = () => {};
 
   constructor(host: SendFlowHost, id: number, metadata: Buffer, associatedFlowId: number, priority: number) {
     this.host = host;
@@ -287,6 +289,7 @@ export class SendFlow {
         if (this.state === 'closing') {
           this.state = 'complete';
           this.host.flowDone(this);
+          this.onComplete();
         } else {
           this.onDrain();
         }

@@ -68,7 +68,7 @@ const RESERVED = new Set([
 const ENCODER_CALLS = new Set(['releaseStream', 'FCPublish', 'FCUnpublish', 'FCSubscribe', 'FCUnsubscribe', 'getStreamLength']);
 
 /** Commands the session handles itself that are not in RESERVED (they never take the raw call path). */
-const NOT_RAW = new Set(['_result', '_error', 'checkBandwidth']);
+const NOT_RAW = new Set(['_result', '_error', 'checkBandwidth', 'setPeerInfo']);
 
 /** Commands a pending client may send that we keep until it is accepted (bounded). */
 const MAX_QUEUED_WHILE_PENDING = 256;

@@ -266,7 +266,8 @@ it('the status sequence of a publish: Connect.Success (ns only), Play.Failed for
   await new Promise((r) => setTimeout(r, 300));
   const mine = st.filter((s) => /^(nc |ns |send |whilePublishing|beforePublish|bufferTime)/.test(s));
   expect(mine).toEqual([
-    'beforePublish send false',
+    // Held until Publish.Start (the seed's own send() example right after the constructor), then delivered.
+    'beforePublish send true',
     'bufferTime 3',
     // play() fails at once ("a server-side NetStream ... cannot play a stream"): its status comes right
     // after the calling event, ahead of the Connect.Success that arrived while that event ran.
