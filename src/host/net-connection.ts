@@ -93,6 +93,7 @@ export class ServerNetConnection {
       flashVer: `FMSc/1.0 ssas/${process.platform}`,
       timeoutMs: 10_000,
       chunkSize: 4096,
+      fallbackHandler: (name, a) => this.#events.remoteCall(this, name, a),
     }).then(
       (client) => {
         if (attempt !== this.#attempt) {
@@ -103,7 +104,6 @@ export class ServerNetConnection {
         this.state = 'connected';
         // Over RTMFP the nonce is the session's own (RFC 7425: HMAC of the DH secret and our keying component).
         if (client.conn.identity) this.nearNonce = client.conn.identity.nearNonce;
-        client.fallbackHandler = (name, a) => this.#events.remoteCall(this, name, a);
         client.onStatus = (i) => this.#status(i);
         client.onClose = () => {
           if (attempt !== this.#attempt) return;

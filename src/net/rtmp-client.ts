@@ -78,6 +78,11 @@ export interface RtmpClientOptions {
   windowAckSize?: number;
   /** Server-to-client calls; a handler's return value answers calls that want a result. */
   handlers?: Record<string, (...args: AmfValue[]) => AmfValue | Promise<AmfValue>>;
+  /**
+   * Answers calls no handler names (see RtmpClient.fallbackHandler). Given here, it is in place for calls
+   * the server makes at once after accepting, which can arrive with the connect _result (one RTMFP packet).
+   */
+  fallbackHandler?: (name: string, args: AmfValue[]) => AmfValue | Promise<AmfValue>;
 }
 
 /** The connect attempt ended without success: `info` is what the server said (Rejected, InvalidApp...). */
@@ -137,6 +142,7 @@ export class RtmpClient {
     this.url = url;
     this.objectEncoding = opts.objectEncoding ?? 0;
     this.handlers = { ...(opts.handlers ?? {}) };
+    this.fallbackHandler = opts.fallbackHandler ?? null;
   }
 
   /**
