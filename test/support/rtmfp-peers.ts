@@ -516,13 +516,16 @@ function monaTinyIni(port: number, extra: readonly string[]): string {
 
 /** Starts MonaTiny as an RTMFP-only server in a temp dir; resolves once its log says the server started. */
 export async function startMonaTiny(options: MonaTinyOptions = {}): Promise<MonaTiny> {
+  requireRtmfpPeer('MonaTiny'); // before the temp dir, so a missing binary leaves nothing behind
+  const logLevel = options.logLevel ?? 7;
+  if (logLevel < 5) throw new Error('startMonaTiny: logLevel must be at least 5 (the "RTMFP server started" line is a NOTE)');
   const dir = makeTempDir('monatiny');
   const iniFile = path.join(dir, 'MonaTiny.ini');
   const logFile = path.join(dir, 'logs', '0.log');
   fs.writeFileSync(iniFile, monaTinyIni(options.port ?? 0, options.rtmfpIni ?? []));
   let finalLog: string | undefined;
   const started = Date.now();
-  const proc = spawnPeer('MonaTiny', [iniFile, `--log=${options.logLevel ?? 7}`, ...(options.args ?? [])], {
+  const proc = spawnPeer('MonaTiny', [iniFile, `--log=${logLevel}`, ...(options.args ?? [])], {
     cwd: dir,
     onExit: () => {
       finalLog = readText(logFile);
@@ -593,7 +596,10 @@ export interface TestClientOptions {
    * and announces the machine's non-loopback addresses to its peers, so P2P media leaves loopback.
    */
   bindLoopback?: boolean;
-  /** Folder for received.flv and testclient.log (default: a new temp dir, left for the caller). */
+  /**
+   * Folder for received.flv and the --logfile (default: a new temp dir that is left in place so the
+   * caller can read what was received; remove it with removeDir(result.dir)).
+   */
   dir?: string;
   echo?: boolean;
 }
@@ -646,6 +652,8 @@ function parseTestClientOutput(raw: string): Pick<TestClientResult, 'statuses' |
   return { output, statuses, peerId, group };
 }
 
+let testClientCounter = 0;
+
 /** Starts librtmfp's TestClient (play or publish, optionally through a NetGroup). */
 export function startTestClient(options: TestClientOptions): TestClient {
   return launchTestClient(options).client;
@@ -653,6 +661,7 @@ export function startTestClient(options: TestClientOptions): TestClient {
 
 function launchTestClient(options: TestClientOptions): { client: TestClient; markTimedOut(): void } {
   const mode = options.mode ?? 'play';
+  requireRtmfpPeer('TestClient'); // before the temp dir, so a missing binary leaves nothing behind
   const dir = options.dir ?? makeTempDir('testclient');
   fs.mkdirSync(dir, { recursive: true });
   let mediaFile: string;
@@ -662,7 +671,7 @@ function launchTestClient(options: TestClientOptions): { client: TestClient; mar
   } else {
     mediaFile = options.mediaFile ?? path.join(dir, 'received.flv');
   }
-  const logFile = path.join(dir, `testclient-${mode}-${process.pid}-${Date.now()}.log`);
+  const logFile = path.join(dir, `testclient-${mode}-${process.pid}-${++testClientCounter}.log`);
   const args = [`--url=${options.url}`, mode === 'publish' ? '--write' : '--asyncread', `--mediaFile=${mediaFile}`];
   args.push(`--log=${options.logLevel ?? 6}`, `--logfile=${logFile}`);
   if (options.netGroup) args.push(`--netGroup=${options.netGroup}`);
