@@ -6,7 +6,7 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import type { Server } from '../server/server';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
-import { serveSpec } from './serve';
+import { rtmfpPortOption, serveSpec } from './serve';
 import { resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 import { isSsasError } from '../errors';
@@ -20,7 +20,7 @@ export const replSpec: CommandSpec = {
   summary: 'Run the server and an interactive shell inside one application instance.',
   usage: 'ssas repl [--apps DIR] [--host H] [--port N] [APP[/INSTANCE]]',
   // The server options are serve's own.
-  options: serveSpec.options.filter((o) => ['apps', 'host', 'port', 'idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
+  options: serveSpec.options.filter((o) => ['apps', 'host', 'port', 'rtmfp-port', 'idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
   details: [
     chalk.bold('Examples:'),
     '  ssas repl chat                        open chat/_definst_ (loaded if not running)',
@@ -64,6 +64,7 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
         appsDir: apps.dir,
         host: String(args.options.host),
         port,
+        rtmfpPort: rtmfpPortOption(args.options['rtmfp-port']),
         defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
         scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
       }),

@@ -18,7 +18,7 @@ import { InspectorServer, targetId, type InspectorTarget } from '../script/inspe
 import { ConfigError } from '../errors';
 import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
-import { serveSpec } from './serve';
+import { rtmfpPortOption, serveSpec } from './serve';
 import { logToStream, printLine, untilSignal } from './output';
 import { appLogWriterOption, scriptLibDirsOption } from './paths';
 
@@ -27,7 +27,7 @@ export const runSpec: CommandSpec = {
   summary: 'Run one application folder as a server (its default instance loaded at start).',
   usage: 'ssas run DIR[/main.asc] [--host H] [--port N] [--inspect[=[HOST:]PORT]]',
   options: [
-    ...serveSpec.options.filter((o) => ['host', 'port'].includes(o.name)),
+    ...serveSpec.options.filter((o) => ['host', 'port', 'rtmfp-port'].includes(o.name)),
     {
       name: 'inspect',
       type: 'string',
@@ -112,6 +112,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     appsDir,
     host: String(args.options.host),
     port: Number(args.options.port),
+    rtmfpPort: rtmfpPortOption(args.options['rtmfp-port']),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     inspector: inspect !== null,
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),

@@ -14,6 +14,12 @@ export const serveSpec: CommandSpec = {
     { name: 'apps', type: 'string', arg: 'DIR', description: 'Applications folder (default ./applications, else the bundled samples).' },
     { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on (0.0.0.0 for every interface).' },
     { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port.' },
+    {
+      name: 'rtmfp-port',
+      type: 'number',
+      arg: 'N',
+      description: 'UDP port for RTMFP clients (Flash/AIR rtmfp://, RTMFP tools); default: the RTMP port number; 0 turns RTMFP off.',
+    },
     { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, description: 'Outgoing RTMP chunk size.' },
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
@@ -39,6 +45,11 @@ export const serveSpec: CommandSpec = {
   ].join('\n'),
 };
 
+/** --rtmfp-port: absent = the RTMP port number (null), 0 = off, else that UDP port. */
+export function rtmfpPortOption(v: unknown): number | null {
+  return v === undefined || v === null || v === '' ? null : Number(v);
+}
+
 export async function serveCommand(argv: string[]): Promise<number> {
   const args = parseArgs(serveSpec, argv);
   if (args.help) {
@@ -52,18 +63,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     appsDir: apps.dir,
     host: String(args.options.host),
     port: Number(args.options.port),
+    rtmfpPort: rtmfpPortOption(args.options['rtmfp-port']),
     chunkSize: Number(args.options['chunk-size']),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     writeBatchMs: Number(args.options['write-batch-ms']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
   const appLogs = appLogWriterOption(args.options.logs, server.config.fmsVersion);
-  const { url } = await server.listen().catch(async (err: unknown) => {
+  const { url, rtmfpUrl } = await server.listen().catch(async (err: unknown) => {
     await appLogs?.close();
     throw err;
   });
   const list = (await server.listApplications()).map((a) => a.name);
   printLine(`ssas listening on ${url}`);
+  if (rtmfpUrl) printLine(`ssas listening on ${rtmfpUrl} (RTMFP, UDP)`);
   printLine(chalk.dim(`applications (${apps.bundled ? 'bundled samples' : apps.dir}): ${list.join(', ') || 'none'}`));
   // Scripts that cannot compile are reported now, with file and line; LoadOnStartup instances load now.
   const problems = await startApplications(server);

@@ -31,6 +31,8 @@ const PRIORITY_VIDEO = 4;
 /** Lifetimes of live media on the wire (tcserver's -A / -V defaults). */
 const AUDIO_LIFETIME_MS = 2200;
 const VIDEO_LIFETIME_MS = 2000;
+/** Our client's session limits: keepalive pings at 5 s of silence, given up at 15 s (or 10 s unacknowledged). */
+const CLIENT_SESSION_LIMITS = { keepaliveMs: 5000, idleMs: 15_000, retransmitLimitMs: 10_000 };
 /** Longest wait for the peer to acknowledge our last messages before the session is closed anyway. */
 const CLOSE_GRACE_MS = 3000;
 /** Most NetStreams a peer may open on one connection. */
@@ -445,7 +447,13 @@ export async function dialRtmfp(url: string, host: string, port: number, opts: {
   } catch (err) {
     throw new NetError('ERR_NET_DNS', `${host}: ${(err as Error).message}`);
   }
-  const socket = await openClientSocket(address, { acceptsUrls: false, negotiation: opts.negotiation, limits: { connectTimeoutMs: opts.timeoutMs } });
+  const socket = await openClientSocket(address, {
+    acceptsUrls: false,
+    negotiation: opts.negotiation,
+    limits: { connectTimeoutMs: opts.timeoutMs },
+    // A server that vanishes is noticed within seconds (server-side NetConnection: Connect.Closed).
+    sessionLimits: CLIENT_SESSION_LIMITS,
+  });
   let session: Session;
   try {
     const p = socket.endpoint.connect(epdForUrl(url), [{ address, port, family }], socket.now());

@@ -193,7 +193,11 @@ describe('republishing over RTMFP', () => {
     const probe = await probeUrl(tcs.rtmpUrl('live', 'totc'), 20_000);
     expect(videoStream(probe)?.codec_name).toBe('h264');
     expect(audioStream(probe)?.codec_name).toBe('aac');
-    await tcs.stop();
+    // The remote dies without a word (SIGKILL): the NetConnection learns it and says Connect.Closed.
+    tcs.process.child.kill('SIGKILL');
+    const t0 = Date.now();
+    await until(async () => (await originLog(o.url)).includes('nc NetConnection.Connect.Closed'), 25_000);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 });
 
