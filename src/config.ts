@@ -3,6 +3,8 @@
  * src/config.ts). Per-application settings from Application.xml layer on top of `app` defaults elsewhere.
  */
 import { ConfigError } from './errors';
+import type { EndpointLimits } from './rtmfp/endpoint';
+import type { SessionLimits } from './rtmfp/session';
 
 export interface RtmpLimits {
   /** Largest message a peer may send (bytes); larger closes that connection with ERR_RTMP_MESSAGE_TOO_LARGE. */
@@ -26,6 +28,9 @@ export interface ServerConfig {
    * RTMFP, with a warning, if that UDP port is taken); 0 turns RTMFP off.
    */
   rtmfpPort: number | null;
+  /** RTMFP endpoint and session limits (src/rtmfp/endpoint.ts, session.ts defaults when absent). */
+  rtmfpLimits: Partial<EndpointLimits>;
+  rtmfpSessionLimits: Partial<SessionLimits>;
   /** Insist that RTMFP clients send HMACs / session sequence numbers (RFC 7425 4.6.5; Flash Player cannot). */
   rtmfpRequireHmac: boolean;
   rtmfpRequireSequence: boolean;
@@ -60,6 +65,8 @@ export const defaultServerConfig: ServerConfig = {
   host: '127.0.0.1',
   port: 1935,
   rtmfpPort: null,
+  rtmfpLimits: {},
+  rtmfpSessionLimits: {},
   rtmfpRequireHmac: false,
   rtmfpRequireSequence: false,
   chunkSize: 4096,

@@ -101,6 +101,8 @@ export class Server implements ServerContext, InstanceHost {
         host: this.config.host,
         port,
         negotiation: { requireHmac: this.config.rtmfpRequireHmac, requireSequence: this.config.rtmfpRequireSequence, hmacLength: 10 },
+        limits: this.config.rtmfpLimits,
+        sessionLimits: this.config.rtmfpSessionLimits,
         onConnection: (conn) => this.#acceptConnection(conn),
       });
     } catch (err) {
