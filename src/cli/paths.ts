@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { ApplicationLogWriter } from '../server/app-log';
+import { ConfigError } from '../errors';
 
 export const packageRoot = path.resolve(__dirname, '..', '..');
 /** Sample applications served when no --apps folder exists. */
@@ -27,7 +28,19 @@ export function scriptLibDirsOption(value: unknown): string[] {
 
 /** The apps folder `serve` uses: the given one, else ./applications, else the bundled samples. */
 export function resolveAppsDir(given: string | undefined): { dir: string; bundled: boolean } {
-  if (given) return { dir: path.resolve(given), bundled: false };
+  if (given !== undefined) {
+    const dir = path.resolve(given);
+    let isDir = false;
+    try {
+      isDir = fs.statSync(dir).isDirectory();
+    } catch {
+      // missing: said below
+    }
+    if (!isDir) {
+      throw new ConfigError('ERR_APPS_DIR_NOT_FOUND', `--apps ${given}: ${fs.existsSync(dir) ? 'is not a folder' : 'no such folder'} (it should hold one sub-folder per application)`, { dir });
+    }
+    return { dir, bundled: false };
+  }
   const local = path.resolve('applications');
   if (fs.existsSync(local) && fs.statSync(local).isDirectory()) return { dir: local, bundled: false };
   return { dir: bundledAppsDir, bundled: true };

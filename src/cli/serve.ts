@@ -13,11 +13,11 @@ export const serveSpec: CommandSpec = {
   options: [
     { name: 'apps', type: 'string', arg: 'DIR', description: 'Applications folder (default ./applications, else the bundled samples).' },
     { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on (0.0.0.0 for every interface).' },
-    { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port.' },
-    { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, description: 'Outgoing RTMP chunk size.' },
+    { name: 'port', type: 'number', arg: 'N', default: 1935, integer: { min: 0, max: 65535 }, description: 'RTMP port; 0 picks a free port.' },
+    { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, integer: { min: 128, max: 0xffffff }, description: 'Outgoing RTMP chunk size.' },
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
-    { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
-    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+    { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, integer: { min: 0, max: 1000 }, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
+    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: ['debug', 'info', 'warn', 'error'], description: 'debug, info, warn or error.' },
     {
       name: 'logs',
       type: 'string',
