@@ -14,6 +14,7 @@ import { ShellSession, describeError } from '../repl/session';
 import { Shell } from '../repl/shell';
 import { defaultHistoryFile } from '../repl/history';
 import { pickInstance, terminalIO, type TerminalIO } from '../repl/terminal';
+import { onParentExit, startedByLauncher } from './output';
 
 export const replSpec: CommandSpec = {
   name: 'repl',
@@ -110,9 +111,11 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
     const signals: NodeJS.Signals[] = io.interactive ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGHUP', 'SIGINT'];
     const leave = (): void => shell.finish();
     for (const sig of signals) process.on(sig, leave);
+    const unwatch = startedByLauncher(env) ? onParentExit(leave) : () => {};
     try {
       return await shell.run();
     } finally {
+      unwatch();
       for (const sig of signals) process.off(sig, leave);
     }
   } finally {
