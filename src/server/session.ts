@@ -37,7 +37,7 @@ import {
   type LiveSubscriber,
 } from './live-stream';
 import { Status } from './status';
-import { checkBandwidth, defaultBandwidthDetection } from './bandwidth';
+import { checkBandwidth, checkbwMethods, defaultBandwidthDetection } from './bandwidth';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-info';
 import type { ServerContext } from './server-context';
 import type { CallOutcome, RawCall } from './app-logic';
@@ -292,10 +292,16 @@ export class ClientSession {
       });
       return;
     }
-    if (outcome.kind === 'notFound' && cmd.name === 'checkBandwidth') {
-      // FMS 3 native bandwidth detection, unless the application disabled it in Application.xml.
+    if (outcome.kind === 'notFound' && (cmd.name === 'checkBandwidth' || cmd.name === '_checkbw')) {
+      // FMS 3 native bandwidth detection, unless the application disabled it in Application.xml. `_checkbw`
+      // (librtmp, ffmpeg) is answered by the check's _onbwdone alone (see bandwidth.ts).
       const cfg = this.instance?.appConfig?.bandwidthDetection ?? defaultBandwidthDetection;
       if (cfg.enabled) {
+        if (cmd.name === '_checkbw') {
+          log.debug(`${this.label}: _checkbw: native bandwidth check (_onbwcheck, _onbwdone)`);
+          void checkBandwidth(this, cfg, checkbwMethods);
+          return;
+        }
         void checkBandwidth(this, cfg);
         outcome = { kind: 'result', value: null };
       }
