@@ -9,8 +9,8 @@ import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { serveSpec } from './serve';
 import { resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
-import { isSsasError } from '../errors';
-import { ShellSession, describeError } from '../repl/session';
+import { ConfigError, isSsasError } from '../errors';
+import { DEFAULT_STATEMENT_TIMEOUT_SEC, ShellSession, describeError } from '../repl/session';
 import { Shell } from '../repl/shell';
 import { defaultHistoryFile } from '../repl/history';
 import { pickInstance, terminalIO, type TerminalIO } from '../repl/terminal';
@@ -21,7 +21,16 @@ export const replSpec: CommandSpec = {
   summary: 'Run the server and an interactive shell inside one application instance.',
   usage: 'ssas repl [--apps DIR] [--host H] [--port N] [APP[/INSTANCE]]',
   // The server options are serve's own.
-  options: serveSpec.options.filter((o) => ['apps', 'host', 'port', 'idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
+  options: [
+    ...serveSpec.options.filter((o) => ['apps', 'host', 'port', 'idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
+    {
+      name: 'statement-timeout',
+      type: 'number',
+      arg: 'SEC',
+      default: DEFAULT_STATEMENT_TIMEOUT_SEC,
+      description: 'Seconds a statement typed in the shell may run before it is stopped (0 = no limit); Ctrl-C stops it sooner. The instance and its clients stay.',
+    },
+  ],
   details: [
     chalk.bold('Examples:'),
     '  ssas repl chat                        open chat/_definst_ (loaded if not running)',
@@ -57,6 +66,8 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
     warn(`ssas repl takes one APP[/INSTANCE], got: ${args.positionals.join(' ')}`);
     return 2;
   }
+  const statementTimeoutSec = Number(args.options['statement-timeout']);
+  if (!(statementTimeoutSec >= 0)) throw new ConfigError('ERR_CLI_BAD_VALUE', `--statement-timeout expects seconds (0 or more), got ${args.options['statement-timeout']}`);
   setLogLevel(String(args.options['log-level']) as LogLevel);
   const apps = resolveAppsDir(args.options.apps as string | undefined);
   const { server, url, fellBack } = await listen(
@@ -67,11 +78,13 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
         port,
         defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
         scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+        // Ctrl-C stops a statement typed in the shell, and only it.
+        interruptibleStatements: true,
       }),
     Number(args.options.port),
     argv.some((a) => a === '--port' || a.startsWith('--port=')),
   );
-  const session = new ShellSession(server);
+  const session = new ShellSession(server, { statementTimeoutSec });
   // Piped mode prints no colour; its notices go to stderr so stdout holds only results.
   const paint = (f: (s: string) => string, s: string): string => (io.interactive ? f(s) : s);
   try {
@@ -105,7 +118,7 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
       cwd: process.cwd(),
       columns: io.columns,
     });
-    if (io.interactive) say(chalk.gray(`${session.name}: type SSAS to evaluate it in the instance, .help for commands, Ctrl+D to leave`));
+    if (io.interactive) say(chalk.gray(`${session.name}: type SSAS to evaluate it in the instance, .help for commands, Ctrl+C stops a statement, Ctrl+D leaves`));
     // Killed or hung up: leave like Ctrl-D, so the server shuts down cleanly (shared objects saved, clients told).
     // At a terminal Ctrl-C is a key the shell handles; in piped mode it is this signal.
     const signals: NodeJS.Signals[] = io.interactive ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGHUP', 'SIGINT'];
