@@ -10,9 +10,19 @@ const levelColour: Record<LogRecord['level'], (s: string) => string> = {
   error: chalk.red,
 };
 
+/** An access line ("connect 200 live/_definst_ ..."): the event and its status coloured by the status class. */
+function accessMessage(message: string): string {
+  const m = /^(\S+) (\d{3})( .*)?$/.exec(message);
+  if (!m) return message;
+  const status = Number(m[2]);
+  const paint = status >= 400 ? chalk.red : status >= 300 || status < 200 ? chalk.yellow : chalk.green;
+  return `${paint(`${m[1]} ${m[2]}`)}${m[3] ?? ''}`;
+}
+
 export function formatRecord(r: LogRecord): string {
   const t = r.time.toISOString().slice(11, 23);
-  return `${chalk.dim(t)} ${levelColour[r.level](r.level.padEnd(5))} ${chalk.dim(r.namespace)} ${r.message}`;
+  const message = r.namespace === 'access' ? accessMessage(r.message) : r.message;
+  return `${chalk.dim(t)} ${levelColour[r.level](r.level.padEnd(5))} ${chalk.dim(r.namespace)} ${message}`;
 }
 
 /** Sends log records to a stream (stderr by default). Returns the remover. */

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine, untilSignal } from './output';
-import { appLogWriterOption, resolveAppsDir, scriptLibDirsOption } from './paths';
+import { logsOption, resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 
 export const serveSpec: CommandSpec = {
@@ -22,7 +22,8 @@ export const serveSpec: CommandSpec = {
       name: 'logs',
       type: 'string',
       arg: 'DIR',
-      description: "Write each instance's application log (trace output, script errors) as FMS did: DIR/_defaultVHost_/APP/INSTANCE/application.00.log.",
+      description:
+        "Write the logs FMS kept: the access log (connects, publishes, plays...) DIR/access.00.log, and each instance's application log (trace output, script errors) DIR/_defaultVHost_/APP/INSTANCE/application.00.log.",
     },
     {
       name: 'scriptlib',
@@ -57,7 +58,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     writeBatchMs: Number(args.options['write-batch-ms']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
-  const appLogs = appLogWriterOption(args.options.logs, server.config.fmsVersion);
+  const appLogs = logsOption(args.options.logs, server);
   const { url } = await server.listen().catch(async (err: unknown) => {
     await appLogs?.close();
     throw err;

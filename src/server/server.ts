@@ -17,6 +17,7 @@ import type { LiveStream } from './live-stream';
 import type { RtmpMessage } from '../rtmp/types';
 import { NetError } from '../errors';
 import { defaultVhostConfig, loadVhostConfig, virtualKeyFor, type VhostConfig } from './vhost-config';
+import { AccessEvents, type AccessEventName, type AccessFacts } from './access-log';
 
 const log = getLogger('server');
 
@@ -55,6 +56,8 @@ export class Server implements ServerContext, InstanceHost {
   defaultIdleTimeoutSec: number;
   /** `<appsDir>/Vhost.xml`, read by listen(); Stream.setVirtualPath changes its mappings in memory, as on FMS. */
   vhost: VhostConfig = defaultVhostConfig();
+  /** Client events (connect, publish, play...): each is a console line, and a line of the access log when one listens. */
+  readonly accessEvents = new AccessEvents();
 
   constructor(opts: ServerOptions = {}) {
     const { logicFactory, defaultIdleTimeoutSec, ...cfg } = opts;
@@ -191,6 +194,10 @@ export class Server implements ServerContext, InstanceHost {
   onPublishStopped(session: ClientSession, stream: SessionStream, live: LiveStream): void {
     for (const f of this.features) f.onPublishStopped?.(session, stream, live);
     if (session.instance?.running) session.instance.logic.onUnpublish(session, live);
+  }
+
+  access(event: AccessEventName, session: ClientSession, status: number, facts?: AccessFacts): void {
+    this.accessEvents.emit(event, session, status, facts);
   }
 
   onSharedObjectMessage(session: ClientSession, msg: RtmpMessage): void {

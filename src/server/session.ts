@@ -98,6 +98,8 @@ export class ClientSession {
   #connectTimer: NodeJS.Timeout | null = null;
   /** Called after the session closed (server bookkeeping). */
   onClosed: () => void = () => {};
+  /** What the connect command asked for, from the moment it arrived (the access log reads it). */
+  connectRequest: { app: string; instance: string; tcUrl: string; flashVer: string; swfUrl: string } | null = null;
 
   constructor(conn: MessageConnection, ctx: ServerContext) {
     this.conn = conn;
@@ -417,13 +419,14 @@ export class ClientSession {
     this.conn.beginSession(cfg);
 
     if (encoding !== 0 && encoding !== 3) {
-      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Unsupported objectEncoding ${encoding}.`));
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Unsupported objectEncoding ${encoding}.`), 400);
       return;
     }
     this.objectEncoding = encoding;
     const target = parseAppPath(str('app'));
+    this.connectRequest = { app: target?.app ?? str('app'), instance: target?.instance ?? '', tcUrl: str('tcUrl'), flashVer: str('flashVer'), swfUrl: str('swfUrl') };
     if (!target) {
-      this.#rejectRaw(Status.connectInvalidApp('[ Server.Reject ] : Application name is missing.'));
+      this.#rejectRaw(Status.connectInvalidApp('[ Server.Reject ] : Application name is missing.'), 400);
       return;
     }
     const def = await this.ctx.findApplication(target.app);
@@ -433,6 +436,7 @@ export class ClientSession {
         Status.connectInvalidApp(
           `[ Server.Reject ] : (_defaultRoot_, _defaultVHost_) : Application (${target.app}) is not defined.`,
         ),
+        404,
       );
       return;
     }
@@ -464,7 +468,7 @@ export class ClientSession {
       this.instance = null;
       const why = isSsasError(err) ? err.message : String(err);
       log.warn(`${this.label}: application ${target.app}/${target.instance} failed to start: ${why}`);
-      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Application (${target.app}) failed to start: ${why}`));
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Application (${target.app}) failed to start: ${why}`), 500);
       return;
     }
     if (this.#isClosed()) return;
@@ -481,6 +485,8 @@ export class ClientSession {
       log.warn(`${this.label}: onConnect failed: ${(err as Error).message}`);
       this.reject({ message: (err as Error).message });
     }
+    // Still undecided: the script's onConnect has it (FMS logged connect-pending).
+    if (this.state === 'pending') this.ctx.access?.('connect-pending', this, 100);
   }
 
   /** Accepts a pending connection (application.acceptConnection). Returns false when not pending. */
@@ -488,6 +494,7 @@ export class ClientSession {
     if (this.state !== 'pending' || !this.client || !this.instance) return false;
     this.state = 'connected';
     this.instance.accepted(this);
+    this.ctx.access?.('connect', this, 200);
     const cfg = this.ctx.config;
     this.sendCommand(
       0,
@@ -509,7 +516,7 @@ export class ClientSession {
   reject(application?: AmfValue, description = 'Connection failed.'): boolean {
     if (this.state !== 'pending') return false;
     this.instance?.rejected();
-    this.#rejectRaw(Status.connectRejected(description, application === undefined ? undefined : application));
+    this.#rejectRaw(Status.connectRejected(description, application === undefined ? undefined : application), 401);
     return true;
   }
 
@@ -519,11 +526,13 @@ export class ClientSession {
     this.instance?.rejected();
     const inf = Status.connectRejected(description ?? 'Connection failed.', application);
     inf.ex = { code: 302, redirect: url };
-    this.#rejectRaw(inf);
+    this.#rejectRaw(inf, 302);
     return true;
   }
 
-  #rejectRaw(inf: InfoObject): void {
+  /** Refuses the connect; `status` is the access log's x-status (401 rejected by the script, 404 no such app...). */
+  #rejectRaw(inf: InfoObject, status: number): void {
+    this.ctx.access?.('connect', this, status, { reason: typeof inf.description === 'string' ? inf.description.replace(/^\[ Server\.Reject \] : /, '') : undefined });
     this.sendCommand(0, '_error', this.#connectTxn, null, [inf]);
     this.state = 'closed';
     this.#queued = [];
@@ -667,7 +676,7 @@ export class ClientSession {
   appShutdown(description?: string, notifyApp = false): void {
     if (this.#isClosed()) return;
     if (this.state === 'pending' || this.state === 'new') {
-      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : ${description ?? 'The application instance was shut down.'}`));
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : ${description ?? 'The application instance was shut down.'}`), 503);
       return;
     }
     this.sendStatus(0, Status.connectAppShutdown(description));
@@ -687,8 +696,10 @@ export class ClientSession {
     this.#tornDown = true;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = null;
+    const wasConnected = this.state === 'connected';
     this.state = 'closed';
     for (const s of this.streams.values()) s.close(false);
+    if (wasConnected) this.ctx.access?.('disconnect', this, 200);
     this.streams.clear();
     this.#held = [];
     for (const p of this.#pendingCalls.values()) p.resolve({ ok: false, info: Status.callFailed('Connection closed.') });
@@ -789,12 +800,14 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     const client = s.client!;
     if (this.#publishing) this.stopPublishing(false);
     if (!client.canWrite(name)) {
+      s.ctx.access?.('publish', s, 401, { stream: this, name, query });
       s.sendStatus(this.id, Status.publishFailed(name, `No permission to publish ${name}.`, client.id));
       return;
     }
     const key = liveKey(name);
     const live = s.instance!.streams.getOrCreate(key);
     if (live.publisher !== null) {
+      s.ctx.access?.('publish', s, 409, { stream: this, name, query });
       s.sendStatus(this.id, Status.publishBadName(name, client.id));
       s.instance!.streams.release(live);
       return;
@@ -805,6 +818,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     live.startPublishing(this, query);
     s.conn.sendUserControl(UserControlEvent.StreamBegin, this.id);
     s.sendStatus(this.id, Status.publishStart(name, client.id));
+    s.ctx.access?.('publish', s, 200, { stream: this, name, query });
     try {
       s.ctx.onPublishStarted(s, this, live, mode);
     } catch (err) {
@@ -825,6 +839,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       log.warn(`${this.label}: unpublish hook failed: ${(err as Error).message}`);
     }
     if (notify) s.sendStatus(this.id, Status.unpublishSuccess(this.#publishName, s.clientId));
+    s.ctx.access?.('unpublish', s, s.state === 'closed' ? 408 : 200, { stream: this, name: this.#publishName, query: live.publishQueryString });
     s.instance?.streams.release(live);
   }
 
@@ -873,6 +888,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     const { name } = splitStreamName(String(rawName));
     const doReset = reset !== false && reset !== 0;
     if (!client.canRead(name)) {
+      s.ctx.access?.('play', s, 401, { stream: this, name });
       s.sendStatus(this.id, Status.playFailed(name, `No permission to play ${name}.`, client.id));
       return;
     }
@@ -886,8 +902,12 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     if (start >= 0 || (start === -2 && !liveNow)) {
       // Recorded playback is tried first for start >= 0, and for -2 when nobody publishes the name.
       const handled = s.ctx.playFile(s, this, name, start, len, doReset);
-      if (handled) return;
+      if (handled) {
+        s.ctx.access?.('play', s, 200, { stream: this, name, position: start, file: this.playingFile ?? undefined });
+        return;
+      }
       if (start >= 0) {
+        s.ctx.access?.('play', s, 404, { stream: this, name, position: start });
         s.sendStatus(this.id, Status.playStreamNotFound(name, client.id));
         return;
       }
@@ -930,6 +950,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     this.#sendSampleAccess(name);
     if (live.isPublishing) this.#sendStartup(live);
     live.subscribe(this);
+    s.ctx.access?.('play', s, 200, { stream: this, name });
   }
 
   #sendSampleAccess(name: string): void {
@@ -946,6 +967,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
 
   stopPlaying(notify: boolean): void {
     const s = this.session;
+    if (this.#vod || this.#playing) s.ctx.access?.('stop', s, s.state === 'closed' ? 408 : 200, { stream: this, name: this.#playName, file: this.playingFile ?? undefined });
     if (this.#vod) {
       const v = this.#vod;
       this.#vod = null;
@@ -958,12 +980,17 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       s.instance?.streams.release(live);
     }
     if (notify && this.#playName !== '') s.sendStatus(this.id, Status.playStop(this.#playName, s.clientId));
+    this.playingFile = null;
   }
 
-  /** Playback of a recorded file took over this stream (set by the VOD player). */
-  attachVod(vod: { close(): void; pause(p: boolean): void; seek(ms: number): void }): void {
+  /** Playback of a recorded file took over this stream (set by the VOD player), and the file it starts with. */
+  attachVod(vod: { close(): void; pause(p: boolean): void; seek(ms: number): void }, file?: string): void {
     this.#vod = vod;
+    this.playingFile = file ?? null;
   }
+
+  /** The recorded file being played (access log), or null. */
+  playingFile: string | null = null;
 
   pause(paused: boolean, ms: number): void {
     const s = this.session;
