@@ -8,6 +8,7 @@ import { replCommand, replSpec } from './repl';
 import { runCommand, runSpec } from './run';
 import { checkCommand, checkSpec } from './check';
 import { repairCommand, repairSpec } from './repair';
+import { initCommand, initSpec } from './init';
 
 interface SubCommand {
   name: string;
@@ -21,6 +22,7 @@ const commands: SubCommand[] = [
   { name: 'run', summary: runSpec.summary, run: runCommand },
   { name: 'check', summary: checkSpec.summary, run: checkCommand },
   { name: 'repair', summary: repairSpec.summary, run: repairCommand },
+  { name: 'init', summary: initSpec.summary, run: initCommand },
 ];
 
 function usage(): string {

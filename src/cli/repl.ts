@@ -10,6 +10,7 @@ import { serveSpec } from './serve';
 import { resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 import { ConfigError, isSsasError } from '../errors';
+import { BUNDLED_READ_ONLY } from './init';
 import { DEFAULT_STATEMENT_TIMEOUT_SEC, ShellSession, describeError } from '../repl/session';
 import { Shell } from '../repl/shell';
 import { defaultHistoryFile } from '../repl/history';
@@ -80,6 +81,7 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
         scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
         // Ctrl-C stops a statement typed in the shell, and only it.
         interruptibleStatements: true,
+        appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,
       }),
     Number(args.options.port),
     argv.some((a) => a === '--port' || a.startsWith('--port=')),

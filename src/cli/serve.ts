@@ -5,6 +5,7 @@ import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine, untilSignal } from './output';
 import { logsOption, resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
+import { BUNDLED_READ_ONLY } from './init';
 
 export const serveSpec: CommandSpec = {
   name: 'serve',
@@ -57,6 +58,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     writeBatchMs: Number(args.options['write-batch-ms']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+    // The samples inside the installed package: nothing is written there.
+    appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,
   });
   const appLogs = logsOption(args.options.logs, server);
   const { url } = await server.listen().catch(async (err: unknown) => {

@@ -42,6 +42,8 @@ export interface ServerOptions extends PartialServerConfig {
   logicFactory?: LogicFactory;
   /** Seconds an idle instance stays loaded, when its Application.xml does not say (MaxAppIdleTime). */
   defaultIdleTimeoutSec?: number;
+  /** Nothing may be written in the applications folder (the bundled samples): why (see AppDefinition.readOnly). */
+  appsReadOnly?: string;
 }
 
 export class Server implements ServerContext, InstanceHost {
@@ -54,13 +56,15 @@ export class Server implements ServerContext, InstanceHost {
   #creating = new Map<string, Promise<AppInstance>>();
   #closing = false;
   defaultIdleTimeoutSec: number;
+  readonly appsReadOnly: string | undefined;
   /** `<appsDir>/Vhost.xml`, read by listen(); Stream.setVirtualPath changes its mappings in memory, as on FMS. */
   vhost: VhostConfig = defaultVhostConfig();
   /** Client events (connect, publish, play...): each is a console line, and a line of the access log when one listens. */
   readonly accessEvents = new AccessEvents();
 
   constructor(opts: ServerOptions = {}) {
-    const { logicFactory, defaultIdleTimeoutSec, ...cfg } = opts;
+    const { logicFactory, defaultIdleTimeoutSec, appsReadOnly, ...cfg } = opts;
+    this.appsReadOnly = appsReadOnly;
     this.config = resolveServerConfig(cfg);
     this.config.appsDir = path.resolve(this.config.appsDir);
     configureWriteScheduler({ batchMs: this.config.writeBatchMs, threshold: this.config.writeBatchThreshold });
@@ -120,7 +124,7 @@ export class Server implements ServerContext, InstanceHost {
     const dir = path.join(this.config.appsDir, name);
     try {
       const st = await fsp.stat(dir);
-      return st.isDirectory() ? { name, dir } : null;
+      return st.isDirectory() ? this.#definition(name, dir) : null;
     } catch {
       return null;
     }
@@ -136,8 +140,12 @@ export class Server implements ServerContext, InstanceHost {
     }
     return entries
       .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-      .map((e) => ({ name: e.name, dir: path.join(this.config.appsDir, e.name) }))
+      .map((e) => this.#definition(e.name, path.join(this.config.appsDir, e.name)))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  #definition(name: string, dir: string): AppDefinition {
+    return this.appsReadOnly ? { name, dir, readOnly: this.appsReadOnly } : { name, dir };
   }
 
   async getInstance(app: AppDefinition, instanceName: string): Promise<AppInstance> {

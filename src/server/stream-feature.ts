@@ -139,6 +139,7 @@ export class StreamFeature implements ServerFeature {
       return;
     }
     const file = loc.candidates[0]!;
+    if (mode === 'live' && instance.app.readOnly) return;
     if (mode === 'live') {
       // "If a file with this name already exists ... it is deleted. If the file is read-only, live data is
       // published and the file is not deleted." (NetStream.publish)
@@ -164,6 +165,7 @@ export class StreamFeature implements ServerFeature {
       ...limits,
       clientId: session.clientId,
       status: (i) => session.sendStatus(stream.id, i),
+      refuse: instance.app.readOnly,
     });
     this.#recorders.set(stream, pending);
     const recordName = stream.publishName || name;
