@@ -86,9 +86,8 @@ export async function startApplications(server: Server): Promise<{ app: string; 
         log.info(`${instance.name} loaded on startup`);
       }
     } catch (err) {
-      const msg = isSsasError(err) ? `${err.message} [${err.code}]` : String(err);
-      problems.push({ app: app.name, error: msg });
-      log.error(`application ${app.name}: ${msg}`);
+      // Reported once, by the caller (ssas serve / repl print each problem).
+      problems.push({ app: app.name, error: isSsasError(err) ? `${err.message} [${err.code}]` : String(err) });
     }
   }
   return problems;
