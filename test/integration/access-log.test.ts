@@ -43,6 +43,10 @@ afterAll(async () => {
   removeDir(tmp);
 });
 
+/** The server's stderr without colour codes. */
+// eslint-disable-next-line no-control-regex
+const serverLog = (): string => server.stderr().replace(/\u001b\[[0-9;]*m/g, '');
+
 const frame = (key: boolean, i: number): Buffer => Buffer.concat([Buffer.from([key ? 0x17 : 0x27, 1, 0, 0, 0]), Buffer.alloc(200, i & 0xff)]);
 
 it('writes one line per client event with FMS fields and status codes, and prints each on the console', async () => {
@@ -67,20 +71,21 @@ it('writes one line per client event with FMS fields and status codes, and print
   const dup = await carol.createStream();
   await expect(dup.publish('cam')).rejects.toThrow();
   play.closeStream();
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => /access stop 200/.test(serverLog()), 10_000, 'stop', () => server.stderr());
   pub.closeStream();
   // 4. A recording.
   const rec = await alice.createStream();
   await rec.publish('clip', 'record');
   for (let i = 0; i < 25; i++) rec.sendMedia(9, i * 40, frame(i % 10 === 0, i));
-  await new Promise((r) => setTimeout(r, 300));
+  await until(() => /access record 200/.test(serverLog()), 10_000, 'record', () => server.stderr());
+  await new Promise((r) => setTimeout(r, 200));
   rec.closeStream();
-  await new Promise((r) => setTimeout(r, 300));
+  await until(() => /access unpublish 200 gate\/room1 clip/.test(serverLog()), 10_000, 'unpublish', () => server.stderr());
   // 5. Everyone leaves.
   alice.close();
   bob.close();
   carol.close();
-  await until(() => (server.stderr().match(/disconnect 200/g) ?? []).length >= 3, 10_000, 'disconnects', () => server.stderr());
+  await until(() => (serverLog().match(/disconnect 200/g) ?? []).length >= 3, 10_000, 'disconnects', () => server.stderr());
 
   server.child.kill('SIGTERM');
   expect((await server.exited).code).toBe(0);

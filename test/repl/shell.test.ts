@@ -307,8 +307,9 @@ describe('limits and keys', () => {
     term.mark();
     const started = Date.now();
     // Longer than the instance's MaxTimeOut (1 s): that watchdog does not count a shell statement.
-    term.type('while (true) { counter = 41 }\r');
-    await new Promise((r) => setTimeout(r, 1500));
+    term.type('trace("looping"); Stream.length("none"); while (true) { counter = 41 }\r');
+    await term.expect(/trace looping/);
+    await new Promise((r) => setTimeout(r, 1200));
     term.type('\x03');
     await term.expect(/\(interrupting the statement\)/);
     await term.expect(/Error: interrupted: the statement was stopped; shell\/_definst_ and its clients are as they were \[ERR_REPL_INTERRUPTED\]\n/, 5000);
@@ -337,8 +338,9 @@ describe('limits and keys', () => {
     await term.expect(/> $/);
     const c = await client(['waits']);
     term.mark();
-    term.type('var until = Date.now() + 800; while (Date.now() < until) {}\r');
-    await new Promise((r) => setTimeout(r, 200));
+    // The host call hands the trace over at once: seeing it means the statement runs.
+    term.type('trace("spinning"); Stream.length("none"); var until = Date.now() + 800; while (Date.now() < until) {}\r');
+    await term.expect(/trace spinning/);
     const t0 = Date.now();
     expect(await c.call('hello', 'late')).toBe('hi late');
     expect(Date.now() - t0).toBeGreaterThan(300);
