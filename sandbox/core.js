@@ -76,6 +76,11 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
       deliverOps(takeOps());
     },
 
+    /** Hands the queued ops to the host at the end of a shell statement, which is not a dispatch. */
+    flushStatementOps: function () {
+      deliverOps(takeOps(), true);
+    },
+
     /** Events raised inside the sandbox, run by the dispatcher after the current batch (see S.later). */
     laterQueue: [],
     /** Queues an event (as the host would post it) to run once the current batch of events has run. */
@@ -194,15 +199,19 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
     return conv(value, 0);
   }
 
-  /** Hands ops to the host (fire and forget); an uncopyable value is copied plainly, or fails its call. */
-  function deliverOps(out) {
+  /**
+   * Hands ops to the host (fire and forget); an uncopyable value is copied plainly, or fails its call.
+   * `statement`: these end a shell statement, not a dispatch.
+   */
+  function deliverOps(out, statement) {
+    var marker = statement === true;
     try {
-      hostOps.applyIgnored(undefined, [out], { arguments: { copy: true } });
+      hostOps.applyIgnored(undefined, [out, marker], { arguments: { copy: true } });
       return;
     } catch (err) {
       var why = String((err && err.message) || err);
       try {
-        hostOps.applyIgnored(undefined, [plainCopy(out)], { arguments: { copy: true } });
+        hostOps.applyIgnored(undefined, [plainCopy(out), marker], { arguments: { copy: true } });
         return;
       } catch (err2) {
         // Keep the bookkeeping: every awaited result still arrives (as an internal error).
@@ -213,7 +222,7 @@ function ssasCore(hostSync, hostAsync, hostOps, progress, boot) {
           if (op && op.op === 'done') minimal.push({ op: 'done', seq: op.seq, value: { internalError: why } });
           else if (op && op.op === 'results') minimal.push(op);
         }
-        hostOps.applyIgnored(undefined, [minimal], { arguments: { copy: true } });
+        hostOps.applyIgnored(undefined, [minimal, marker], { arguments: { copy: true } });
       }
     }
   }

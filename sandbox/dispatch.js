@@ -4,7 +4,7 @@
  * watchdog counter moves at every event so the host can tell a stuck event from a busy batch.
  */
 function ssasDispatcher(S) {
-  return function dispatch(events, bytes, base) {
+  function dispatch(events, bytes, base) {
     // bytes: the packed AMF0 arguments of this batch's client calls (rcall events), from host offset base.
     if (bytes !== undefined) {
       S.amf.setInput(bytes);
@@ -40,5 +40,24 @@ function ssasDispatcher(S) {
     }
     if (S.laterQueue.length > 0) S.emit({ op: 'wake' });
     S.flushOps();
+  }
+
+  /**
+   * One shell statement, which the host runs on its own (no dispatch in flight), with its own time limit,
+   * and may terminate: nothing here may be needed afterwards, since a termination skips the rest. Its ops
+   * go out before its result; events it raised for itself run with the next dispatch.
+   */
+  dispatch.evaluate = function evaluate(code, filename) {
+    Atomics.add(S.progress, 0, 1);
+    var value;
+    try {
+      value = S.handlers.eval({ code: code, filename: filename });
+    } catch (err) {
+      value = S.internalFailure(err);
+    }
+    if (S.laterQueue.length > 0) S.emit({ op: 'wake' });
+    S.flushStatementOps();
+    return value;
   };
+  return dispatch;
 }

@@ -11,6 +11,8 @@ if (!hasFlag) {
   const { spawn } = require('node:child_process');
   const child = spawn(process.execPath, ['--no-node-snapshot', ...process.execArgv, __filename, ...process.argv.slice(2)], {
     stdio: 'inherit',
+    // Should this wrapper die without passing a signal on (SIGKILL), the server stops on its own.
+    env: { ...process.env, SSAS_STOP_WITH_PARENT: '1' },
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code === null ? (signal === 'SIGINT' ? 130 : 1) : code));

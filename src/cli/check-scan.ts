@@ -504,7 +504,11 @@ function unquote(s: string): string | null {
   return s.slice(1, -1).replace(/\\(.)/g, '$1');
 }
 
-export function scanScript(code: string): ScanResult {
+/**
+ * `xmlClass`: the sandbox has the SSAS XML class, so an E4X literal can be advised to use it (without one,
+ * the advice would send people to something `ssas check` itself reports as unsupported).
+ */
+export function scanScript(code: string, opts: { xmlClass?: boolean } = {}): ScanResult {
   const tokens = tokenize(code);
   const uses: ApiUse[] = [];
   const findings: Finding[] = [];
@@ -545,7 +549,7 @@ export function scanScript(code: string): ScanResult {
     const t = tokens[k]!;
     const afterDot = isOp(k - 1, '.') || isOp(k - 1, '?.');
     if (t.t === 'xml') {
-      error(t.line, 'E4X XML literal: V8 has no E4X (build the XML as a string, or use the XML class)');
+      error(t.line, `E4X XML literal: V8 has no E4X (build the XML as a string${opts.xmlClass ? ', or use the XML class' : ''})`);
       continue;
     }
     if (t.t === 'op') {

@@ -161,7 +161,7 @@ async function checkApp(
       const d = syntax.details as { lineno: number; linebuf: string };
       fr.findings.push({ severity: 'error', line: d.lineno, message: syntax.message.replace(/^.*?:\d+: /, '') + ' — V8 cannot compile this script' });
     }
-    const scan = scanScript(code);
+    const scan = scanScript(code, { xmlClass: apis.globals.XML === 'function' });
     fr.findings.push(...scan.findings);
     for (const l of scan.dynamicLoads) fr.findings.push({ severity: 'warning', line: l, message: 'load() of a computed path: not followed by ssas check' });
     for (const d of scan.defines) defines.add(d);
@@ -209,6 +209,8 @@ export async function runCheck(dir: string, scriptLibDirs: string[] = []): Promi
   };
 }
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export function formatReport(r: CheckReport): string {
   const lines: string[] = [chalk.bold(`ssas check ${r.dir}`), ''];
   const label = { error: chalk.red('error'), unsupported: chalk.yellow('unsupported'), warning: chalk.yellow('warning') };
@@ -228,7 +230,7 @@ export function formatReport(r: CheckReport): string {
   }
   const blocked = r.apps.filter((a) => [...a.notes, ...a.files.flatMap((f) => f.findings)].some((x) => x.severity === 'error')).length;
   lines.push(
-    `${r.apps.length} application${r.apps.length === 1 ? '' : 's'}, ${r.apps.reduce((n, a) => n + a.files.length, 0)} scripts: ` +
+    `${plural(r.apps.length, 'application')}, ${plural(r.apps.reduce((n, a) => n + a.files.length, 0), 'script')}: ` +
       `${blocked} cannot run, ${r.errors} error${r.errors === 1 ? '' : 's'}, ${r.unsupported} unsupported, ${r.warnings} warning${r.warnings === 1 ? '' : 's'}`,
   );
   return lines.join('\n');

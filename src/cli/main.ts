@@ -1,12 +1,14 @@
 /** Entry point of the `ssas` command: dispatches to sub-commands. */
 import chalk from 'chalk';
 import { isSsasError } from '../errors';
+import { suggest } from './args';
 import { printError, printLine } from './output';
 import { serveCommand, serveSpec } from './serve';
 import { replCommand, replSpec } from './repl';
 import { runCommand, runSpec } from './run';
 import { checkCommand, checkSpec } from './check';
 import { repairCommand, repairSpec } from './repair';
+import { initCommand, initSpec } from './init';
 
 interface SubCommand {
   name: string;
@@ -20,6 +22,7 @@ const commands: SubCommand[] = [
   { name: 'run', summary: runSpec.summary, run: runCommand },
   { name: 'check', summary: checkSpec.summary, run: checkCommand },
   { name: 'repair', summary: repairSpec.summary, run: repairCommand },
+  { name: 'init', summary: initSpec.summary, run: initCommand },
 ];
 
 function usage(): string {
@@ -49,14 +52,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
-    printError(`unknown command "${name}"`);
-    printLine(usage());
+    const s = suggest(name, commands.map((c) => c.name));
+    printError(`unknown command "${name}"${s ? ` (did you mean ${chalk.cyan(`ssas ${s}`)}?)` : ''} [ERR_CLI_UNKNOWN_COMMAND]`);
+    if (!s) process.stderr.write(usage() + '\n');
     return 2;
   }
   try {
     return await cmd.run(rest);
   } catch (err) {
     printError(isSsasError(err) ? `${err.message} [${err.code}]` : String((err as Error)?.stack ?? err));
-    return 1;
+    // A command line that cannot be understood is a usage error (2), as for the unknown command above.
+    return isSsasError(err) && err.code.startsWith('ERR_CLI_') ? 2 : 1;
   }
 }

@@ -2,17 +2,30 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { ApplicationLogWriter } from '../server/app-log';
+import { AccessLogWriter } from '../server/access-log';
+import type { Server } from '../server/server';
+import { ConfigError } from '../errors';
 
 export const packageRoot = path.resolve(__dirname, '..', '..');
 /** Sample applications served when no --apps folder exists. */
 export const bundledAppsDir = path.join(packageRoot, 'sandbox', 'applications');
 
-/** `--logs DIR`: the per-instance application logs FMS kept (trace output), or null when not asked for. */
-export function appLogWriterOption(value: unknown, fmsVersion: string): ApplicationLogWriter | null {
+/**
+ * `--logs DIR`: the logs FMS kept, the per-instance application logs (trace output) and the server's access
+ * log (DIR/access.00.log), or null when not asked for. `close()` writes what is waiting.
+ */
+export function logsOption(value: unknown, server: Server): { close(): Promise<void> } | null {
   if (typeof value !== 'string' || value.trim() === '') return null;
-  const writer = new ApplicationLogWriter({ dir: path.resolve(value), software: `Flash Media Server ${fmsVersion} (ssas)` });
-  writer.attach();
-  return writer;
+  const software = `Flash Media Server ${server.config.fmsVersion} (ssas)`;
+  const apps = new ApplicationLogWriter({ dir: path.resolve(value), software });
+  apps.attach();
+  const access = new AccessLogWriter({ dir: path.resolve(value), software });
+  access.attach(server.accessEvents);
+  return {
+    async close() {
+      await Promise.all([apps.close(), access.close()]);
+    },
+  };
 }
 
 /** `--scriptlib a;b`: FMS scriptlib folders, resolved; none -> []. */
@@ -27,7 +40,19 @@ export function scriptLibDirsOption(value: unknown): string[] {
 
 /** The apps folder `serve` uses: the given one, else ./applications, else the bundled samples. */
 export function resolveAppsDir(given: string | undefined): { dir: string; bundled: boolean } {
-  if (given) return { dir: path.resolve(given), bundled: false };
+  if (given !== undefined) {
+    const dir = path.resolve(given);
+    let isDir = false;
+    try {
+      isDir = fs.statSync(dir).isDirectory();
+    } catch {
+      // missing: said below
+    }
+    if (!isDir) {
+      throw new ConfigError('ERR_APPS_DIR_NOT_FOUND', `--apps ${given}: ${fs.existsSync(dir) ? 'is not a folder' : 'no such folder'} (it should hold one sub-folder per application)`, { dir });
+    }
+    return { dir, bundled: false };
+  }
   const local = path.resolve('applications');
   if (fs.existsSync(local) && fs.statSync(local).isDirectory()) return { dir: local, bundled: false };
   return { dir: bundledAppsDir, bundled: true };

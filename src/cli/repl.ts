@@ -9,18 +9,29 @@ import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { rtmfpPortOption, serveSpec } from './serve';
 import { resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
-import { isSsasError } from '../errors';
-import { ShellSession, describeError } from '../repl/session';
+import { ConfigError, isSsasError } from '../errors';
+import { BUNDLED_READ_ONLY } from './init';
+import { DEFAULT_STATEMENT_TIMEOUT_SEC, ShellSession, describeError } from '../repl/session';
 import { Shell } from '../repl/shell';
 import { defaultHistoryFile } from '../repl/history';
 import { pickInstance, terminalIO, type TerminalIO } from '../repl/terminal';
+import { onParentExit, startedByLauncher } from './output';
 
 export const replSpec: CommandSpec = {
   name: 'repl',
   summary: 'Run the server and an interactive shell inside one application instance.',
   usage: 'ssas repl [--apps DIR] [--host H] [--port N] [APP[/INSTANCE]]',
   // The server options are serve's own.
-  options: serveSpec.options.filter((o) => ['apps', 'host', 'port', 'rtmfp-port', 'idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
+  options: [
+    ...serveSpec.options.filter((o) => ['apps', 'host', 'port', 'rtmfp-port', 'idle-timeout', 'log-level', 'scriptlib'].includes(o.name)),
+    {
+      name: 'statement-timeout',
+      type: 'number',
+      arg: 'SEC',
+      default: DEFAULT_STATEMENT_TIMEOUT_SEC,
+      description: 'Seconds a statement typed in the shell may run before it is stopped (0 = no limit); Ctrl-C stops it sooner. The instance and its clients stay.',
+    },
+  ],
   details: [
     chalk.bold('Examples:'),
     '  ssas repl chat                        open chat/_definst_ (loaded if not running)',
@@ -56,6 +67,8 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
     warn(`ssas repl takes one APP[/INSTANCE], got: ${args.positionals.join(' ')}`);
     return 2;
   }
+  const statementTimeoutSec = Number(args.options['statement-timeout']);
+  if (!(statementTimeoutSec >= 0)) throw new ConfigError('ERR_CLI_BAD_VALUE', `--statement-timeout expects seconds (0 or more), got ${args.options['statement-timeout']}`);
   setLogLevel(String(args.options['log-level']) as LogLevel);
   const apps = resolveAppsDir(args.options.apps as string | undefined);
   const { server, url, fellBack } = await listen(
@@ -67,11 +80,14 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
         rtmfpPort: rtmfpPortOption(args.options['rtmfp-port']),
         defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
         scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+        // Ctrl-C stops a statement typed in the shell, and only it.
+        interruptibleStatements: true,
+        appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,
       }),
     Number(args.options.port),
     argv.some((a) => a === '--port' || a.startsWith('--port=')),
   );
-  const session = new ShellSession(server);
+  const session = new ShellSession(server, { statementTimeoutSec });
   // Piped mode prints no colour; its notices go to stderr so stdout holds only results.
   const paint = (f: (s: string) => string, s: string): string => (io.interactive ? f(s) : s);
   try {
@@ -105,15 +121,17 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
       cwd: process.cwd(),
       columns: io.columns,
     });
-    if (io.interactive) say(chalk.gray(`${session.name}: type SSAS to evaluate it in the instance, .help for commands, Ctrl+D to leave`));
+    if (io.interactive) say(chalk.gray(`${session.name}: type SSAS to evaluate it in the instance, .help for commands, Ctrl+C stops a statement, Ctrl+D leaves`));
     // Killed or hung up: leave like Ctrl-D, so the server shuts down cleanly (shared objects saved, clients told).
     // At a terminal Ctrl-C is a key the shell handles; in piped mode it is this signal.
     const signals: NodeJS.Signals[] = io.interactive ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGHUP', 'SIGINT'];
     const leave = (): void => shell.finish();
     for (const sig of signals) process.on(sig, leave);
+    const unwatch = startedByLauncher(env) ? onParentExit(leave) : () => {};
     try {
       return await shell.run();
     } finally {
+      unwatch();
       for (const sig of signals) process.off(sig, leave);
     }
   } finally {

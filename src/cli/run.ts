@@ -20,7 +20,7 @@ import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { rtmfpPortOption, serveSpec } from './serve';
 import { logToStream, printLine, untilSignal } from './output';
-import { appLogWriterOption, scriptLibDirsOption } from './paths';
+import { logsOption, scriptLibDirsOption } from './paths';
 
 export const runSpec: CommandSpec = {
   name: 'run',
@@ -117,7 +117,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     inspector: inspect !== null,
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
   });
-  const appLogs = appLogWriterOption(args.options.logs, server.config.fmsVersion);
+  const appLogs = logsOption(args.options.logs, server);
   let inspector: InspectorServer | null = null;
   let release: (() => void) | null = null;
   const cleanup = async (): Promise<void> => {

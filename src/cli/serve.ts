@@ -3,8 +3,9 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine, untilSignal } from './output';
-import { appLogWriterOption, resolveAppsDir, scriptLibDirsOption } from './paths';
+import { logsOption, resolveAppsDir, scriptLibDirsOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
+import { BUNDLED_READ_ONLY } from './init';
 
 export const serveSpec: CommandSpec = {
   name: 'serve',
@@ -13,22 +14,24 @@ export const serveSpec: CommandSpec = {
   options: [
     { name: 'apps', type: 'string', arg: 'DIR', description: 'Applications folder (default ./applications, else the bundled samples).' },
     { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', description: 'Address to listen on (0.0.0.0 for every interface).' },
-    { name: 'port', type: 'number', arg: 'N', default: 1935, description: 'RTMP port; 0 picks a free port.' },
+    { name: 'port', type: 'number', arg: 'N', default: 1935, integer: { min: 0, max: 65535 }, description: 'RTMP port; 0 picks a free port.' },
     {
       name: 'rtmfp-port',
       type: 'number',
       arg: 'N',
+      integer: { min: 0, max: 65535 },
       description: 'UDP port for RTMFP clients (Flash/AIR rtmfp://, RTMFP tools); default: the RTMP port number; 0 turns RTMFP off.',
     },
-    { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, description: 'Outgoing RTMP chunk size.' },
+    { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, integer: { min: 128, max: 0xffffff }, description: 'Outgoing RTMP chunk size.' },
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
-    { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
-    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+    { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, integer: { min: 0, max: 1000 }, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
+    { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: ['debug', 'info', 'warn', 'error'], description: 'debug, info, warn or error.' },
     {
       name: 'logs',
       type: 'string',
       arg: 'DIR',
-      description: "Write each instance's application log (trace output, script errors) as FMS did: DIR/_defaultVHost_/APP/INSTANCE/application.00.log.",
+      description:
+        "Write the logs FMS kept: the access log (connects, publishes, plays...) DIR/access.00.log, and each instance's application log (trace output, script errors) DIR/_defaultVHost_/APP/INSTANCE/application.00.log.",
     },
     {
       name: 'scriptlib',
@@ -68,21 +71,31 @@ export async function serveCommand(argv: string[]): Promise<number> {
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     writeBatchMs: Number(args.options['write-batch-ms']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+    // The samples inside the installed package: nothing is written there.
+    appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,
   });
-  const appLogs = appLogWriterOption(args.options.logs, server.config.fmsVersion);
-  const { url, rtmfpUrl } = await server.listen().catch(async (err: unknown) => {
-    await appLogs?.close();
-    throw err;
-  });
-  const list = (await server.listApplications()).map((a) => a.name);
-  printLine(`ssas listening on ${url}`);
-  if (rtmfpUrl) printLine(`ssas listening on ${rtmfpUrl} (RTMFP, UDP)`);
-  printLine(chalk.dim(`applications (${apps.bundled ? 'bundled samples' : apps.dir}): ${list.join(', ') || 'none'}`));
-  // Scripts that cannot compile are reported now, with file and line; LoadOnStartup instances load now.
-  const problems = await startApplications(server);
-  for (const p of problems) printLine(chalk.red(`application ${p.app} cannot start: ${p.error}`));
-  return untilSignal(async () => {
+  const appLogs = logsOption(args.options.logs, server);
+  // Signals are watched from here on: one that arrives while the server still starts (a launcher that
+  // stops it at once) waits for the start, then shuts down; it is never lost to Node's default handling.
+  let started: Promise<void> = Promise.resolve();
+  const stopped = untilSignal(async () => {
+    await started.catch(() => undefined);
     await server.close();
     await appLogs?.close();
   });
+  started = (async () => {
+    const { url, rtmfpUrl } = await server.listen().catch(async (err: unknown) => {
+      await appLogs?.close();
+      throw err;
+    });
+    const list = (await server.listApplications()).map((a) => a.name);
+    printLine(`ssas listening on ${url}`);
+    if (rtmfpUrl) printLine(`ssas listening on ${rtmfpUrl} (RTMFP, UDP)`);
+    printLine(chalk.dim(`applications (${apps.bundled ? 'bundled samples' : apps.dir}): ${list.join(', ') || 'none'}`));
+    // Scripts that cannot compile are reported now, with file and line; LoadOnStartup instances load now.
+    const problems = await startApplications(server);
+    for (const p of problems) printLine(chalk.red(`application ${p.app} cannot start: ${p.error}`));
+  })();
+  await started;
+  return stopped;
 }

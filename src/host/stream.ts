@@ -161,6 +161,7 @@ export class ServerStream implements LivePublisher {
       quotaBytes: limits.quotaBytes,
       maxDurationSec: capDuration,
       maxSizeBytes: capSize,
+      refuse: this.instance.app.readOnly,
       status: (i) => {
         if (i.code === 'NetStream.Record.Stop' || i.code === 'NetStream.Record.Failed' || i.code === 'NetStream.Record.DiskQuotaExceeded') {
           this.#recorder = null;

@@ -64,6 +64,14 @@ export interface SharedObjectRow {
 /** How often client and stream changes are looked for (the server has no event for them). */
 const WATCH_MS = 150;
 
+export interface ShellSessionOptions {
+  /** Wall-clock seconds one statement may run before it is stopped (the instance is kept); 0 = no limit. */
+  statementTimeoutSec?: number;
+}
+
+/** The default of `ssas repl --statement-timeout`. */
+export const DEFAULT_STATEMENT_TIMEOUT_SEC = 10;
+
 /** Splits "app[/instance]" into its parts; the instance defaults to _definst_. */
 export function parseTarget(spec: string): { app: string; instance: string } {
   const s = spec.trim().replace(/^\/+|\/+$/g, '');
@@ -83,9 +91,13 @@ export class ShellSession {
   #watch: NodeJS.Timeout;
   #seenClients = new Map<string, string>();
   #seenStreams = new Map<string, string>();
+  readonly statementTimeoutSec: number;
+  /** The statement being evaluated, which interrupt() stops. */
+  #running: AbortController | null = null;
 
-  constructor(server: Server) {
+  constructor(server: Server, opts: ShellSessionOptions = {}) {
     this.server = server;
+    this.statementTimeoutSec = opts.statementTimeoutSec ?? DEFAULT_STATEMENT_TIMEOUT_SEC;
     this.#removeSink = addLogSink((r) => this.#onLog(r));
     this.#watch = setInterval(() => this.#poll(), WATCH_MS);
     this.#watch.unref?.();
@@ -152,10 +164,51 @@ export class ShellSession {
     return inst.logic;
   }
 
-  /** Runs code at global scope in the instance. Host-side failures (time limit...) reject with their coded error. */
+  /**
+   * True when Ctrl-C can stop a running statement of the attached instance without losing it (its isolate
+   * was made interruptible: ssas repl); null when no script instance is attached.
+   */
+  get interruptible(): boolean | null {
+    const logic = this.#instance?.logic;
+    return logic instanceof ScriptLogic && logic.runtime ? logic.interruptible : null;
+  }
+
+  /** Stops the statement being evaluated, if any (Ctrl-C). Returns false when none runs. */
+  interrupt(): boolean {
+    if (!this.#running) return false;
+    this.#running.abort();
+    return true;
+  }
+
+  /**
+   * Runs code at global scope in the instance, alone, for at most statementTimeoutSec. A statement stopped by
+   * interrupt() or by its time limit rejects with ERR_REPL_INTERRUPTED / ERR_REPL_STATEMENT_TIMEOUT and leaves
+   * the instance and its clients as they were; other host-side failures reject with their coded error.
+   */
   async evaluate(code: string, filename: string): Promise<EvalOutcome> {
     const inst = await this.#ensure();
-    const out = (await this.#logic(inst).evaluate(code, filename)) as EvalOutcome | { internalError?: string } | undefined;
+    const logic = this.#logic(inst);
+    const ctl = new AbortController();
+    this.#running = ctl;
+    let outcome;
+    try {
+      outcome = await logic.evaluate(code, filename, { timeoutMs: Math.round(this.statementTimeoutSec * 1000), signal: ctl.signal });
+    } finally {
+      if (this.#running === ctl) this.#running = null;
+    }
+    if (outcome.kind === 'interrupted') {
+      throw new ScriptError(
+        'ERR_REPL_INTERRUPTED',
+        outcome.started ? `interrupted: the statement was stopped; ${inst.name} and its clients are as they were` : 'interrupted before it started',
+      );
+    }
+    if (outcome.kind === 'timedOut') {
+      throw new ScriptError(
+        'ERR_REPL_STATEMENT_TIMEOUT',
+        `the statement ran for ${outcome.ms / 1000} s and was stopped (ssas repl --statement-timeout); ${inst.name} and its clients are as they were`,
+      );
+    }
+    const out = outcome.value as EvalOutcome | { internalError?: string } | undefined;
     if (!out || !('ok' in out) || typeof out.ok !== 'boolean') {
       const why = out && 'internalError' in out ? String(out.internalError).split('\n')[0] : 'no answer';
       throw new ScriptError('ERR_REPL_INTERNAL', `the sandbox could not evaluate this: ${why}`);

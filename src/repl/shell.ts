@@ -249,6 +249,7 @@ export class Shell implements ShellContext {
 
   /** Evaluates code in the instance and prints the outcome. Returns it (undefined when the host failed). */
   async evaluate(code: string, filename: string): Promise<EvalOutcome | undefined> {
+    this.#warnIfUninterruptible();
     let out: EvalOutcome;
     try {
       out = await this.session.evaluate(code, filename);
@@ -286,6 +287,22 @@ export class Shell implements ShellContext {
     }
   }
 
+  #warnedUninterruptible = false;
+
+  /**
+   * Before anything that can block runs in an instance whose statements Ctrl-C cannot stop (its isolate was
+   * not made interruptible), say so once, with the limit that does stop them.
+   */
+  #warnIfUninterruptible(): void {
+    if (!this.interactive || this.#warnedUninterruptible || this.session.interruptible !== false) return;
+    this.#warnedUninterruptible = true;
+    const limit = this.session.statementTimeoutSec;
+    this.notice(
+      `(Ctrl-C cannot stop a statement in ${this.session.name}: ` +
+        (limit > 0 ? `one that runs longer than ${limit} s is stopped (--statement-timeout))` : 'statements have no time limit here (--statement-timeout 0))'),
+    );
+  }
+
   /** Marks the session as failed (piped mode exits with 1). */
   fail(): void {
     this.#failed = true;
@@ -299,7 +316,9 @@ export class Shell implements ShellContext {
   #onInterrupt(): void {
     const rl = this.#rl!;
     if (this.#busy) {
-      this.#printAbove(this.chalk.yellow("(still running: a statement cannot be interrupted; the instance's time limit (MaxTimeOut) stops it)"));
+      // A statement (or .load) being evaluated stops; a dot-command waiting for the network ends by itself.
+      if (this.session.interrupt()) this.#printAbove(this.chalk.yellow('(interrupting the statement)'));
+      else this.#printAbove(this.chalk.yellow('(still running: this command cannot be interrupted; it ends by itself)'));
       return;
     }
     const typed = (rl as unknown as { line: string }).line;

@@ -62,7 +62,27 @@ export interface RuntimeOptions {
   host: RuntimeHost;
   /** Enables the V8 inspector for this isolate (ssas run --inspect). */
   inspector?: boolean;
+  /**
+   * Lets a shell statement (evaluateStatement) be stopped on request without losing the isolate: the isolate
+   * gets V8's inspector, used for nothing but Runtime.terminateExecution (ssas repl).
+   */
+  interruptible?: boolean;
 }
+
+/** How a shell statement runs (ScriptRuntime.evaluateStatement). */
+export interface StatementRun {
+  /** Wall-clock milliseconds the statement may run; past them it is stopped, the instance kept. 0 = no limit. */
+  timeoutMs: number;
+  /** Aborting stops the statement (when the runtime is interruptible), or cancels it before it starts. */
+  signal?: AbortSignal;
+}
+
+export type StatementOutcome =
+  | { kind: 'done'; value: unknown }
+  /** Stopped by the signal (Ctrl-C): only this statement; the instance and its clients are as they were. */
+  | { kind: 'interrupted'; started: boolean }
+  /** Stopped by its own time limit. */
+  | { kind: 'timedOut'; ms: number };
 
 /** An event for the sandbox: `e` names the handler; `seq` is added when a result is awaited. */
 export type ScriptEvent = { e: string; [key: string]: unknown };
@@ -99,6 +119,15 @@ export class ScriptRuntime {
   readonly context: ivm.Context;
   readonly log: Logger;
   #dispatch: ivm.Reference<(events: unknown[]) => unknown>;
+  /** The sandbox's entry for one shell statement, run alone (see evaluateStatement). */
+  #evaluate: ivm.Reference<(code: string, filename: string) => unknown>;
+  /** Inspector session that can terminate a running statement; null when not interruptible. */
+  #terminator: ivm.InspectorSession | null = null;
+  #terminatorCalls = new Map<number, () => void>();
+  #terminatorId = 0;
+  /** A shell statement waits for, or holds, the isolate alone: no dispatch starts meanwhile. */
+  #exclusive = false;
+  #drained: (() => void) | null = null;
   #host: RuntimeHost;
   #queue: ScriptEvent[] = [];
   #queuedKeys = new Set<string>();
@@ -123,11 +152,31 @@ export class ScriptRuntime {
   /** Events dispatched and batches run, for benchmarks and getStats. */
   readonly counters = { events: 0, batches: 0, hostCalls: 0 };
 
-  private constructor(opts: RuntimeOptions, isolate: ivm.Isolate, context: ivm.Context, dispatch: ivm.Reference<(events: unknown[]) => unknown>, progress: Int32Array, refs: ivm.Reference<unknown>[]) {
+  private constructor(
+    opts: RuntimeOptions,
+    isolate: ivm.Isolate,
+    context: ivm.Context,
+    dispatch: ivm.Reference<(events: unknown[]) => unknown>,
+    evaluate: ivm.Reference<(code: string, filename: string) => unknown>,
+    progress: Int32Array,
+    refs: ivm.Reference<unknown>[],
+  ) {
     this.name = opts.name;
     this.isolate = isolate;
     this.context = context;
     this.#dispatch = dispatch;
+    this.#evaluate = evaluate;
+    if (opts.interruptible) {
+      // Made now, while the isolate is idle (a session connects from this thread).
+      const session = isolate.createInspectorSession();
+      session.onResponse = (id) => {
+        const done = this.#terminatorCalls.get(id);
+        this.#terminatorCalls.delete(id);
+        done?.();
+      };
+      session.onNotification = () => {};
+      this.#terminator = session;
+    }
     this.#host = opts.host;
     this.#progress = progress;
     this.#timeoutNs = BigInt(Math.round(opts.timeoutSec * 1e9));
@@ -164,7 +213,7 @@ export class ScriptRuntime {
   static async create(opts: RuntimeOptions): Promise<ScriptRuntime> {
     const isolate = new ivm.Isolate({
       memoryLimit: Math.max(8, opts.memoryMB),
-      inspector: opts.inspector === true,
+      inspector: opts.inspector === true || opts.interruptible === true,
       onCatastrophicError: (message: string) => {
         getLogger(`script:${opts.name}`).error(`isolate failure: ${message}`);
       },
@@ -176,17 +225,20 @@ export class ScriptRuntime {
       const progress = new Int32Array(sab);
       const hostSync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCall(ops, req));
       const hostAsync = new ivm.Reference((ops: unknown, req: unknown) => rt!.#onHostCallAsync(ops, req));
-      const hostOps = new ivm.Reference((ops: unknown) => rt!.#onOps(ops));
+      const hostOps = new ivm.Reference((ops: unknown, statement: unknown) => rt!.#onOps(ops, statement));
       const script = await compileSandbox(isolate);
       const factory = (await script.run(context, { reference: true })) as ivm.Reference<(...a: unknown[]) => unknown>;
       script.release();
-      const dispatch = (await factory.apply(
+      const entries = (await factory.apply(
         undefined,
         [hostSync, hostAsync, hostOps, new ivm.ExternalCopy(sab).copyInto({ release: true }), new ivm.ExternalCopy(opts.boot).copyInto({ release: true })],
         { result: { reference: true } },
-      )) as unknown as ivm.Reference<(events: unknown[]) => unknown>;
+      )) as unknown as ivm.Reference<{ dispatch: unknown; evaluate: unknown }>;
       factory.release();
-      rt = new ScriptRuntime(opts, isolate, context, dispatch, progress, [hostSync, hostAsync, hostOps] as ivm.Reference<unknown>[]);
+      const dispatch = (await entries.get('dispatch', { reference: true })) as unknown as ivm.Reference<(events: unknown[]) => unknown>;
+      const evaluate = (await entries.get('evaluate', { reference: true })) as unknown as ivm.Reference<(code: string, filename: string) => unknown>;
+      entries.release();
+      rt = new ScriptRuntime(opts, isolate, context, dispatch, evaluate, progress, [hostSync, hostAsync, hostOps, evaluate] as ivm.Reference<unknown>[]);
       return rt;
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -307,7 +359,7 @@ export class ScriptRuntime {
    * flight. Events queued while MAX_INFLIGHT dispatches run wait for the next #onOps.
    */
   #schedulePump(): void {
-    if (this.#pumpScheduled || this.#inflight >= MAX_INFLIGHT) return;
+    if (this.#pumpScheduled || this.#inflight >= MAX_INFLIGHT || this.#exclusive) return;
     this.#pumpScheduled = true;
     setImmediate(this.#runPump);
   }
@@ -323,7 +375,7 @@ export class ScriptRuntime {
     // out the ops of the previous one. The isolate runs them in order; ops and host requests reach the event
     // loop in the order the script made them (isolated-vm delivers both through one queue), so pipelining
     // changes no outcome.
-    while (this.#inflight < MAX_INFLIGHT && !this.#dead && this.#queue.length > 0) {
+    while (this.#inflight < MAX_INFLIGHT && !this.#dead && !this.#exclusive && this.#queue.length > 0) {
       const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
       this.#queue = this.#queue.length <= MAX_BATCH ? [] : this.#queue.slice(MAX_BATCH);
       if (this.#queuedKeys.size > 0) for (const ev of batch) if (typeof ev.__key === 'string') this.#queuedKeys.delete(ev.__key);
@@ -354,21 +406,109 @@ export class ScriptRuntime {
             this.#inflight--;
             if (this.#inflight === 0) this.#stopWatchdog();
             this.#die(this.#classify(err));
+            if (this.#inflight === 0) this.#drained?.();
           },
         );
     }
   }
 
-  /** Ops of a finished dispatch (the sandbox hands them over with a fire-and-forget call). */
-  #onOps(ops: unknown): void {
-    this.#inflight--;
-    if (this.#inflight === 0) this.#stopWatchdog();
+  /**
+   * Ops of a finished dispatch (the sandbox hands them over with a fire-and-forget call); `statement` marks
+   * those of a shell statement, which is not a dispatch.
+   */
+  #onOps(ops: unknown, statement?: unknown): void {
+    if (statement !== true) {
+      this.#inflight--;
+      if (this.#inflight === 0) this.#stopWatchdog();
+    }
     try {
       this.#processOps(ops);
     } catch (err) {
       this.log.error(`processing script ops failed: ${(err as Error).stack ?? err}`);
     }
+    if (this.#inflight === 0) this.#drained?.();
     this.#schedulePump();
+  }
+
+  /** True when a running shell statement can be stopped on request (Ctrl-C) without losing the isolate. */
+  get interruptible(): boolean {
+    return this.#terminator !== null;
+  }
+
+  /**
+   * Runs one shell statement in the isolate on its own: it waits for the dispatches in flight, runs with its
+   * own wall-clock limit (isolated-vm's `timeout`, which stops the script and keeps the isolate), and can be
+   * stopped by `run.signal` through the inspector's Runtime.terminateExecution. Events that arrive meanwhile
+   * wait, as they would behind any busy event; the instance's MaxTimeOut watchdog does not count the
+   * statement. No dispatch starts until a termination has been carried out, so it can only ever hit the
+   * statement. Rejects only when the isolate itself is gone (memory limit, unload).
+   */
+  async evaluateStatement(code: string, filename: string, run: StatementRun): Promise<StatementOutcome> {
+    if (this.#dead) throw this.#dead;
+    if (this.#exclusive) throw new ScriptError('ERR_SCRIPT_BUSY', `${this.name} is already running a shell statement`);
+    this.#exclusive = true;
+    let terminated: Promise<void> | null = null;
+    try {
+      if (this.#inflight > 0) {
+        await new Promise<void>((resolve) => {
+          this.#drained = resolve;
+          run.signal?.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.#drained = null;
+      }
+      if (this.#dead) throw this.#dead;
+      if (run.signal?.aborted) return { kind: 'interrupted', started: false };
+      const onAbort = (): void => {
+        terminated ??= this.#terminate();
+      };
+      run.signal?.addEventListener('abort', onAbort, { once: true });
+      Atomics.add(this.#progress, 0, 1);
+      try {
+        const value = await this.#evaluate.apply(undefined, [code, filename], {
+          arguments: { copy: true },
+          result: { copy: true },
+          ...(run.timeoutMs > 0 ? { timeout: run.timeoutMs } : {}),
+        });
+        return { kind: 'done', value };
+      } catch (err) {
+        if (this.isolate.isDisposed || this.#dead) {
+          const e = this.#classify(err as Error);
+          this.#die(e);
+          throw e;
+        }
+        // The inspector's termination rejects with null; isolated-vm's own timeout with its message.
+        if (err === null && terminated) return { kind: 'interrupted', started: true };
+        if (/timed out/i.test(String((err as Error)?.message ?? err))) return { kind: 'timedOut', ms: run.timeoutMs };
+        throw new ScriptError('ERR_REPL_INTERNAL', `the statement's result could not be handed over: ${String((err as Error)?.message ?? err)}`);
+      } finally {
+        run.signal?.removeEventListener('abort', onAbort);
+      }
+    } finally {
+      // A termination asked for is carried out (V8 answers once it has, even if the statement had ended):
+      // only then may a dispatch start, so that it never hits one.
+      if (terminated) await terminated;
+      this.#exclusive = false;
+      this.#drained = null;
+      // What the statement queued before it was stopped goes out with the next dispatch.
+      if (terminated && !this.#dead) this.post({ e: 'wake' });
+      this.#schedulePump();
+    }
+  }
+
+  /** Runtime.terminateExecution through the inspector; resolves when V8 has answered (or the isolate is gone). */
+  #terminate(): Promise<void> {
+    const session = this.#terminator;
+    if (!session || this.isolate.isDisposed) return Promise.resolve();
+    const id = ++this.#terminatorId;
+    return new Promise<void>((resolve) => {
+      this.#terminatorCalls.set(id, resolve);
+      try {
+        session.dispatchProtocolMessage(JSON.stringify({ id, method: 'Runtime.terminateExecution' }));
+      } catch {
+        this.#terminatorCalls.delete(id);
+        resolve();
+      }
+    });
   }
 
   #classify(err: Error): ScriptError {
@@ -500,6 +640,16 @@ export class ScriptRuntime {
   #release(): void {
     if (this.#memoryTimer) clearInterval(this.#memoryTimer);
     this.#memoryTimer = null;
+    if (this.#terminator) {
+      try {
+        this.#terminator.dispose();
+      } catch {
+        // gone with the isolate
+      }
+      this.#terminator = null;
+    }
+    for (const done of this.#terminatorCalls.values()) done();
+    this.#terminatorCalls.clear();
     for (const r of this.#refs) r.release();
     this.#refs = [];
     try {

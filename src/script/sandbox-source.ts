@@ -1,7 +1,7 @@
 /**
  * Builds the sandbox bootstrap from sandbox/*.js: the files are concatenated inside one function so that
  * nothing they define is global unless a facade puts it there on purpose. The function takes the host
- * references as arguments (never globals) and returns the dispatcher.
+ * references as arguments (never globals) and returns the dispatcher (and the shell's statement entry).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,7 +30,9 @@ export function sandboxSource(): string {
     ...parts,
     'var S = ssasCore(hostSync, hostAsync, hostOps, progress, boot);',
     ...MODULES.map((m) => `${m}(S);`),
-    'return ssasDispatcher(S);',
+    // The dispatcher of event batches, and the entry for one shell statement run on its own.
+    'var dispatcher = ssasDispatcher(S);',
+    'return { dispatch: dispatcher, evaluate: dispatcher.evaluate };',
     '})',
   ].join('\n');
   return cached;

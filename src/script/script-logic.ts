@@ -14,7 +14,7 @@ import type { AppInstance } from '../server/app-instance';
 import type { ClientSession } from '../server/session';
 import type { LiveStream } from '../server/live-stream';
 import { Status } from '../server/status';
-import { ScriptRuntime, type HostRequest, type RuntimeHost, type ScriptOp } from './runtime';
+import { ScriptRuntime, type HostRequest, type RuntimeHost, type ScriptOp, type StatementOutcome, type StatementRun } from './runtime';
 import { fromIsolate, toIsolate } from './marshal';
 import { readScriptSource, resolveLoadPath } from './discovery';
 import type { AppConfig } from './app-config';
@@ -34,6 +34,8 @@ export interface ScriptLogicOptions {
   serverVersion: string;
   hostname: string;
   inspector?: boolean;
+  /** Shell statements can be stopped on request without losing the isolate (ssas repl). */
+  interruptible?: boolean;
   /** Script library folders searched by load() after the application's own ScriptLibPath. */
   scriptLibDirs: string[];
   /** Extra host request handlers and op handlers contributed by features (Stream, SharedObject...). */
@@ -111,6 +113,7 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
       memoryMB: this.config.scriptMemoryMB,
       timeoutSec: this.config.scriptTimeoutSec,
       inspector: this.#opts.inspector,
+      interruptible: this.#opts.interruptible,
       boot: {
         name: this.instance.name,
         server: `Flash Media Server/${this.#opts.serverVersion} (ssas)`,
@@ -132,13 +135,19 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
   // --- AppLogic --------------------------------------------------------------------------------------------
 
   /**
-   * Runs code at global scope in the instance (the shell). Resolves with the sandbox's description of the
+   * Runs code at global scope in the instance (the shell), on its own and with its own limits (see
+   * ScriptRuntime.evaluateStatement). A finished statement's value is the sandbox's description of the
    * result, or of the error it threw.
    */
-  async evaluate(code: string, filename = 'repl'): Promise<unknown> {
+  async evaluate(code: string, filename = 'repl', run: StatementRun = { timeoutMs: 0 }): Promise<StatementOutcome> {
     const rt = this.runtime;
     if (!rt) throw new ScriptError('ERR_SCRIPT_NOT_RUNNING', `${this.instance.name} is not running`);
-    return rt.call({ e: 'eval', code, filename });
+    return rt.evaluateStatement(code, filename, run);
+  }
+
+  /** True when a running statement can be stopped on request without losing the instance. */
+  get interruptible(): boolean {
+    return this.runtime?.interruptible === true;
   }
 
   /** Sends any event to the sandbox and resolves with its handler's result (shell completion, inspection). */

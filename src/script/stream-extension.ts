@@ -117,7 +117,7 @@ export class StreamExtension implements ScriptExtension {
           .flush()
           .then((value) => ({ value }));
       case 'clearStreams':
-        return Promise.resolve({ value: clearRecordedStreams(storageOf(logic.instance), String(req.path)) });
+        return Promise.resolve({ value: logic.instance.app.readOnly ? false : clearRecordedStreams(storageOf(logic.instance), String(req.path)) });
     }
     return undefined;
   }

@@ -14,6 +14,11 @@ export interface AppDefinition {
   name: string;
   /** Absolute path of the application folder. */
   dir: string;
+  /**
+   * Set when nothing may be written inside the folder (the bundled samples, inside the installed package):
+   * why, for the client and the log. Recordings are refused, persistent shared objects kept in memory only.
+   */
+  readOnly?: string;
 }
 
 export interface InstanceStats {

@@ -14,11 +14,9 @@
  * caller's path; a file that cannot be written is reported once on the server log and the records for it
  * are dropped, never the server.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { addLogSink, getLogger, type LogRecord } from '../logger';
-
-const log = getLogger('app-log');
+import { addLogSink, type LogRecord } from '../logger';
+import { W3cLogFile, clock, day, escapeField } from './log-file';
 
 export interface AppLogOptions {
   /** The logs folder (FMS's `logs`). */
@@ -34,10 +32,6 @@ export interface AppLogOptions {
   flushMs?: number;
 }
 
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
-const day = (t: Date): string => `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
-const clock = (t: Date): string => `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
-
 /** The header FMS wrote at the top of each log file. */
 export function appLogHeader(t: Date, software: string): string {
   return `#Version: 1.0\n#Start-Date: ${day(t)} ${clock(t)}\n#Software: ${software}\n#Date: ${day(t)}\n#Fields: date\ttime\tx-pid\tx-status\tx-ctx\n`;
@@ -52,7 +46,7 @@ export function appLogStatus(r: LogRecord): string {
 
 /** One log line (with its newline). */
 export function appLogLine(r: LogRecord, pid: number): string {
-  const ctx = r.message.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  const ctx = escapeField(r.message);
   return `${day(r.time)}\t${clock(r.time)}\t${pid}\t${appLogStatus(r)}\t${ctx === '' ? '-' : ctx}\n`;
 }
 
@@ -67,19 +61,9 @@ export function instanceOfNamespace(ns: string): [string, string] | null {
   return [name.slice(0, slash), instance];
 }
 
-interface FileState {
-  file: string;
-  lines: string[];
-  size: number;
-  opened: boolean;
-  failed: boolean;
-  busy: Promise<void>;
-}
-
 export class ApplicationLogWriter {
   readonly #opts: Required<AppLogOptions>;
-  readonly #files = new Map<string, FileState>();
-  #timer: NodeJS.Timeout | null = null;
+  readonly #files = new Map<string, W3cLogFile>();
   #detach: (() => void) | null = null;
 
   constructor(opts: AppLogOptions) {
@@ -105,59 +89,26 @@ export class ApplicationLogWriter {
 
   /** Writes every waiting record now. */
   async flush(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    await Promise.all(Array.from(this.#files.values(), (st) => this.#write(st)));
+    await Promise.all(Array.from(this.#files.values(), (f) => f.flush()));
   }
 
   #record(r: LogRecord): void {
     const inst = instanceOfNamespace(r.namespace);
     if (!inst) return;
     const file = this.fileOf(inst[0], inst[1]);
-    let st = this.#files.get(file);
-    if (!st) {
-      st = { file, lines: [], size: 0, opened: false, failed: false, busy: Promise.resolve() };
-      this.#files.set(file, st);
-    }
-    if (st.failed) return;
-    st.lines.push(appLogLine(r, process.pid));
-    this.#timer ??= setTimeout(() => void this.flush(), this.#opts.flushMs);
-    this.#timer.unref?.();
-  }
-
-  #write(st: FileState): Promise<void> {
-    st.busy = st.busy.then(async () => {
-      if (st.lines.length === 0 || st.failed) return;
-      const text = st.lines.join('');
-      st.lines = [];
-      try {
-        if (!st.opened || st.size + text.length > this.#opts.maxBytes) {
-          await fsp.mkdir(path.dirname(st.file), { recursive: true });
-          await this.#rotate(st.file);
-          const header = appLogHeader(new Date(), this.#opts.software);
-          await fsp.writeFile(st.file, header);
-          st.size = Buffer.byteLength(header);
-          st.opened = true;
-        }
-        await fsp.appendFile(st.file, text);
-        st.size += Buffer.byteLength(text);
-      } catch (err) {
-        st.failed = true;
-        log.error(`cannot write ${st.file}: ${(err as Error).message}; this instance's application log is off`);
-      }
-    });
-    return st.busy;
-  }
-
-  /** application.NN.log -> NN+1, the oldest dropped, so that 00 is free. */
-  async #rotate(file: string): Promise<void> {
-    const nth = (n: number): string => file.replace(/\.00\.log$/, `.${pad(n)}.log`);
-    const last = this.#opts.history - 1;
-    await fsp.rm(nth(last), { force: true });
-    for (let n = last - 1; n >= 0; n--) {
-      await fsp.rename(nth(n), nth(n + 1)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
+    let f = this.#files.get(file);
+    if (!f) {
+      f = new W3cLogFile({
+        file,
+        header: (t) => appLogHeader(t, this.#opts.software),
+        maxBytes: this.#opts.maxBytes,
+        history: this.#opts.history,
+        flushMs: this.#opts.flushMs,
+        what: "this instance's application log",
+        logNamespace: 'app-log',
       });
+      this.#files.set(file, f);
     }
+    f.append(appLogLine(r, process.pid));
   }
 }

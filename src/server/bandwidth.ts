@@ -2,6 +2,12 @@
  * FMS 3 native bandwidth detection (Client.checkBandwidth / nc.call("checkBandwidth")): the server calls the
  * client's onBWCheck repeatedly, first empty to measure latency, then with DataSize-byte payloads for up to
  * MaxWait seconds, and finally onBWDone(kbpsDown, deltaDown, deltaTime, latency) (ssas-api.md 3.2, 11.3).
+ *
+ * The same check answers `_checkbw`, which librtmp (rtmpdump) and ffmpeg send when a server calls their
+ * onBWDone: FMS ran it with the underscore names, `_onbwcheck` rounds and a final `_onbwdone`, and never
+ * answered `_checkbw` itself (librtmp answers `_onbwcheck` and forgets its `_checkbw` at `_onbwdone`; an
+ * onBWDone there would make ffmpeg send `_checkbw` again). ffmpeg answers neither, so a round that gets no
+ * answer within MaxWait ends the check quietly.
  */
 import type { ClientSession } from './session';
 
@@ -24,14 +30,36 @@ export interface BandwidthResult {
   latency: number;
 }
 
-export async function checkBandwidth(session: ClientSession, cfg: BandwidthDetection = defaultBandwidthDetection): Promise<BandwidthResult | null> {
+/** The client methods a check calls: FMS 3's for checkBandwidth, FMS's underscore pair for `_checkbw`. */
+export interface BandwidthMethods {
+  check: string;
+  done: string;
+}
+
+export const checkBandwidthMethods: BandwidthMethods = { check: 'onBWCheck', done: 'onBWDone' };
+export const checkbwMethods: BandwidthMethods = { check: '_onbwcheck', done: '_onbwdone' };
+
+export async function checkBandwidth(
+  session: ClientSession,
+  cfg: BandwidthDetection = defaultBandwidthDetection,
+  methods: BandwidthMethods = checkBandwidthMethods,
+): Promise<BandwidthResult | null> {
   if (!cfg.enabled || session.state !== 'connected') return null;
+  const waitMs = Math.max(1000, cfg.maxWait * 1000);
   const round = async (payload: string | null): Promise<number> => {
     const t0 = process.hrtime.bigint();
-    const p = session.call('onBWCheck', true, payload === null ? [] : [payload]);
+    const p = session.call(methods.check, true, payload === null ? [] : [payload]);
     if (!p) return -1;
-    await p;
-    return Number(process.hrtime.bigint() - t0) / 1e6;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      p.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), waitMs);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+    return answered ? Number(process.hrtime.bigint() - t0) / 1e6 : -1;
   };
   let latency = Infinity;
   for (let i = 0; i < 3; i++) {
@@ -58,6 +86,6 @@ export async function checkBandwidth(session: ClientSession, cfg: BandwidthDetec
     deltaTime: Math.round(elapsedMs),
     latency: Math.round(latency),
   };
-  session.call('onBWDone', false, [result.kbpsDown, result.deltaDown, result.deltaTime, result.latency]);
+  session.call(methods.done, false, [result.kbpsDown, result.deltaDown, result.deltaTime, result.latency]);
   return result;
 }

@@ -27,6 +27,8 @@ export interface CreateServerOptions extends ServerOptions {
   scriptLibDirs?: string[];
   /** Enables the V8 inspector on script isolates (ssas run --inspect). */
   inspector?: boolean;
+  /** Shell statements in script isolates can be stopped (Ctrl-C) without losing the instance (ssas repl). */
+  interruptibleStatements?: boolean;
   /** Called with each new ScriptLogic (the REPL attaches here). */
   onScriptLogic?: (logic: ScriptLogic) => void;
 }
@@ -36,7 +38,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
   const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net)];
-  const { inspector, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
+  const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
     logicFactory: async (instance) => {
@@ -53,6 +55,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
         scriptLibDirs,
         extensions,
         inspector: inspector === true,
+        interruptible: interruptibleStatements === true,
       });
       onScriptLogic?.(logic);
       return logic;
@@ -83,9 +86,8 @@ export async function startApplications(server: Server): Promise<{ app: string; 
         log.info(`${instance.name} loaded on startup`);
       }
     } catch (err) {
-      const msg = isSsasError(err) ? `${err.message} [${err.code}]` : String(err);
-      problems.push({ app: app.name, error: msg });
-      log.error(`application ${app.name}: ${msg}`);
+      // Reported once, by the caller (ssas serve / repl print each problem).
+      problems.push({ app: app.name, error: isSsasError(err) ? `${err.message} [${err.code}]` : String(err) });
     }
   }
   return problems;

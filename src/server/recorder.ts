@@ -35,6 +35,8 @@ export interface RecorderOptions {
   maxSizeBytes?: number;
   status: (info: InfoObject) => void;
   clientId?: string;
+  /** Why nothing may be written where the file would go (the bundled samples): NetStream.Record.NoAccess. */
+  refuse?: string;
 }
 
 export class Recorder implements LiveSubscriber {
@@ -64,6 +66,11 @@ export class Recorder implements LiveSubscriber {
   static async start(opts: RecorderOptions): Promise<Recorder | null> {
     const r = new Recorder(opts);
     const detail = { details: opts.name, clientid: opts.clientId };
+    if (opts.refuse) {
+      log.warn(`not recording ${opts.name}: ${opts.refuse}`);
+      opts.status(info('error', 'NetStream.Record.NoAccess', `Cannot record ${opts.name}: ${opts.refuse}`, detail));
+      return null;
+    }
     if (opts.format === 'mp3') {
       opts.status(info('error', 'NetStream.Record.Failed', `Recording ${opts.name} as MP3 is not supported.`, detail));
       return null;

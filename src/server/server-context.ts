@@ -7,6 +7,7 @@ import type { RtmpMessage } from '../rtmp/types';
 import type { AppDefinition, AppInstance } from './app-instance';
 import type { LiveStream } from './live-stream';
 import type { ClientSession, SessionStream } from './session';
+import type { AccessEventName, AccessFacts } from './access-log';
 
 export interface ServerContext {
   readonly config: ServerConfig;
@@ -28,4 +29,6 @@ export interface ServerContext {
   onPublishStopped(session: ClientSession, stream: SessionStream, live: LiveStream): void;
   /** Shared object messages (types 19/16). */
   onSharedObjectMessage(session: ClientSession, msg: RtmpMessage): void;
+  /** A client event for the access log (FMS's access.00.log) and the console; x-status `status`. */
+  access?(event: AccessEventName, session: ClientSession, status: number, facts?: AccessFacts): void;
 }

@@ -19,6 +19,7 @@ import type { LiveStream } from './live-stream';
 import type { RtmpMessage } from '../rtmp/types';
 import { NetError } from '../errors';
 import { defaultVhostConfig, loadVhostConfig, virtualKeyFor, type VhostConfig } from './vhost-config';
+import { AccessEvents, type AccessEventName, type AccessFacts } from './access-log';
 
 const log = getLogger('server');
 
@@ -43,6 +44,8 @@ export interface ServerOptions extends PartialServerConfig {
   logicFactory?: LogicFactory;
   /** Seconds an idle instance stays loaded, when its Application.xml does not say (MaxAppIdleTime). */
   defaultIdleTimeoutSec?: number;
+  /** Nothing may be written in the applications folder (the bundled samples): why (see AppDefinition.readOnly). */
+  appsReadOnly?: string;
 }
 
 export class Server implements ServerContext, InstanceHost {
@@ -56,11 +59,15 @@ export class Server implements ServerContext, InstanceHost {
   #creating = new Map<string, Promise<AppInstance>>();
   #closing = false;
   defaultIdleTimeoutSec: number;
+  readonly appsReadOnly: string | undefined;
   /** `<appsDir>/Vhost.xml`, read by listen(); Stream.setVirtualPath changes its mappings in memory, as on FMS. */
   vhost: VhostConfig = defaultVhostConfig();
+  /** Client events (connect, publish, play...): each is a console line, and a line of the access log when one listens. */
+  readonly accessEvents = new AccessEvents();
 
   constructor(opts: ServerOptions = {}) {
-    const { logicFactory, defaultIdleTimeoutSec, ...cfg } = opts;
+    const { logicFactory, defaultIdleTimeoutSec, appsReadOnly, ...cfg } = opts;
+    this.appsReadOnly = appsReadOnly;
     this.config = resolveServerConfig(cfg);
     this.config.appsDir = path.resolve(this.config.appsDir);
     configureWriteScheduler({ batchMs: this.config.writeBatchMs, threshold: this.config.writeBatchThreshold });
@@ -164,7 +171,7 @@ export class Server implements ServerContext, InstanceHost {
     const dir = path.join(this.config.appsDir, name);
     try {
       const st = await fsp.stat(dir);
-      return st.isDirectory() ? { name, dir } : null;
+      return st.isDirectory() ? this.#definition(name, dir) : null;
     } catch {
       return null;
     }
@@ -180,8 +187,12 @@ export class Server implements ServerContext, InstanceHost {
     }
     return entries
       .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-      .map((e) => ({ name: e.name, dir: path.join(this.config.appsDir, e.name) }))
+      .map((e) => this.#definition(e.name, path.join(this.config.appsDir, e.name)))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  #definition(name: string, dir: string): AppDefinition {
+    return this.appsReadOnly ? { name, dir, readOnly: this.appsReadOnly } : { name, dir };
   }
 
   async getInstance(app: AppDefinition, instanceName: string): Promise<AppInstance> {
@@ -238,6 +249,10 @@ export class Server implements ServerContext, InstanceHost {
   onPublishStopped(session: ClientSession, stream: SessionStream, live: LiveStream): void {
     for (const f of this.features) f.onPublishStopped?.(session, stream, live);
     if (session.instance?.running) session.instance.logic.onUnpublish(session, live);
+  }
+
+  access(event: AccessEventName, session: ClientSession, status: number, facts?: AccessFacts): void {
+    this.accessEvents.emit(event, session, status, facts);
   }
 
   onSharedObjectMessage(session: ClientSession, msg: RtmpMessage): void {

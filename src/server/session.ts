@@ -37,7 +37,7 @@ import {
   type LiveSubscriber,
 } from './live-stream';
 import { Status } from './status';
-import { checkBandwidth, defaultBandwidthDetection } from './bandwidth';
+import { checkBandwidth, checkbwMethods, defaultBandwidthDetection } from './bandwidth';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag-info';
 import type { ServerContext } from './server-context';
 import type { CallOutcome, RawCall } from './app-logic';
@@ -98,6 +98,8 @@ export class ClientSession {
   #connectTimer: NodeJS.Timeout | null = null;
   /** Called after the session closed (server bookkeeping). */
   onClosed: () => void = () => {};
+  /** What the connect command asked for, from the moment it arrived (the access log reads it). */
+  connectRequest: { app: string; instance: string; tcUrl: string; flashVer: string; swfUrl: string } | null = null;
 
   constructor(conn: MessageConnection, ctx: ServerContext) {
     this.conn = conn;
@@ -305,10 +307,16 @@ export class ClientSession {
       });
       return;
     }
-    if (outcome.kind === 'notFound' && cmd.name === 'checkBandwidth') {
-      // FMS 3 native bandwidth detection, unless the application disabled it in Application.xml.
+    if (outcome.kind === 'notFound' && (cmd.name === 'checkBandwidth' || cmd.name === '_checkbw')) {
+      // FMS 3 native bandwidth detection, unless the application disabled it in Application.xml. `_checkbw`
+      // (librtmp, ffmpeg) is answered by the check's _onbwdone alone (see bandwidth.ts).
       const cfg = this.instance?.appConfig?.bandwidthDetection ?? defaultBandwidthDetection;
       if (cfg.enabled) {
+        if (cmd.name === '_checkbw') {
+          log.debug(`${this.label}: _checkbw: native bandwidth check (_onbwcheck, _onbwdone)`);
+          void checkBandwidth(this, cfg, checkbwMethods);
+          return;
+        }
         void checkBandwidth(this, cfg);
         outcome = { kind: 'result', value: null };
       }
@@ -424,13 +432,14 @@ export class ClientSession {
     this.conn.beginSession(cfg);
 
     if (encoding !== 0 && encoding !== 3) {
-      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Unsupported objectEncoding ${encoding}.`));
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Unsupported objectEncoding ${encoding}.`), 400);
       return;
     }
     this.objectEncoding = encoding;
     const target = parseAppPath(str('app'));
+    this.connectRequest = { app: target?.app ?? str('app'), instance: target?.instance ?? '', tcUrl: str('tcUrl'), flashVer: str('flashVer'), swfUrl: str('swfUrl') };
     if (!target) {
-      this.#rejectRaw(Status.connectInvalidApp('[ Server.Reject ] : Application name is missing.'));
+      this.#rejectRaw(Status.connectInvalidApp('[ Server.Reject ] : Application name is missing.'), 400);
       return;
     }
     const def = await this.ctx.findApplication(target.app);
@@ -440,6 +449,7 @@ export class ClientSession {
         Status.connectInvalidApp(
           `[ Server.Reject ] : (_defaultRoot_, _defaultVHost_) : Application (${target.app}) is not defined.`,
         ),
+        404,
       );
       return;
     }
@@ -471,7 +481,7 @@ export class ClientSession {
       this.instance = null;
       const why = isSsasError(err) ? err.message : String(err);
       log.warn(`${this.label}: application ${target.app}/${target.instance} failed to start: ${why}`);
-      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Application (${target.app}) failed to start: ${why}`));
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : Application (${target.app}) failed to start: ${why}`), 500);
       return;
     }
     if (this.#isClosed()) return;
@@ -488,6 +498,8 @@ export class ClientSession {
       log.warn(`${this.label}: onConnect failed: ${(err as Error).message}`);
       this.reject({ message: (err as Error).message });
     }
+    // Still undecided: the script's onConnect has it (FMS logged connect-pending).
+    if (this.state === 'pending') this.ctx.access?.('connect-pending', this, 100);
   }
 
   /** Accepts a pending connection (application.acceptConnection). Returns false when not pending. */
@@ -495,6 +507,7 @@ export class ClientSession {
     if (this.state !== 'pending' || !this.client || !this.instance) return false;
     this.state = 'connected';
     this.instance.accepted(this);
+    this.ctx.access?.('connect', this, 200);
     const cfg = this.ctx.config;
     this.sendCommand(
       0,
@@ -516,7 +529,7 @@ export class ClientSession {
   reject(application?: AmfValue, description = 'Connection failed.'): boolean {
     if (this.state !== 'pending') return false;
     this.instance?.rejected();
-    this.#rejectRaw(Status.connectRejected(description, application === undefined ? undefined : application));
+    this.#rejectRaw(Status.connectRejected(description, application === undefined ? undefined : application), 401);
     return true;
   }
 
@@ -526,11 +539,13 @@ export class ClientSession {
     this.instance?.rejected();
     const inf = Status.connectRejected(description ?? 'Connection failed.', application);
     inf.ex = { code: 302, redirect: url };
-    this.#rejectRaw(inf);
+    this.#rejectRaw(inf, 302);
     return true;
   }
 
-  #rejectRaw(inf: InfoObject): void {
+  /** Refuses the connect; `status` is the access log's x-status (401 rejected by the script, 404 no such app...). */
+  #rejectRaw(inf: InfoObject, status: number): void {
+    this.ctx.access?.('connect', this, status, { reason: typeof inf.description === 'string' ? inf.description.replace(/^\[ Server\.Reject \] : /, '') : undefined });
     this.sendCommand(0, '_error', this.#connectTxn, null, [inf]);
     this.state = 'closed';
     this.#queued = [];
@@ -674,7 +689,7 @@ export class ClientSession {
   appShutdown(description?: string, notifyApp = false): void {
     if (this.#isClosed()) return;
     if (this.state === 'pending' || this.state === 'new') {
-      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : ${description ?? 'The application instance was shut down.'}`));
+      this.#rejectRaw(Status.connectRejected(`[ Server.Reject ] : ${description ?? 'The application instance was shut down.'}`), 503);
       return;
     }
     this.sendStatus(0, Status.connectAppShutdown(description));
@@ -694,8 +709,10 @@ export class ClientSession {
     this.#tornDown = true;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = null;
+    const wasConnected = this.state === 'connected';
     this.state = 'closed';
     for (const s of this.streams.values()) s.close(false);
+    if (wasConnected) this.ctx.access?.('disconnect', this, 200);
     this.streams.clear();
     this.#held = [];
     for (const p of this.#pendingCalls.values()) p.resolve({ ok: false, info: Status.callFailed('Connection closed.') });
@@ -796,12 +813,14 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     const client = s.client!;
     if (this.#publishing) this.stopPublishing(false);
     if (!client.canWrite(name)) {
+      s.ctx.access?.('publish', s, 401, { stream: this, name, query });
       s.sendStatus(this.id, Status.publishFailed(name, `No permission to publish ${name}.`, client.id));
       return;
     }
     const key = liveKey(name);
     const live = s.instance!.streams.getOrCreate(key);
     if (live.publisher !== null) {
+      s.ctx.access?.('publish', s, 409, { stream: this, name, query });
       s.sendStatus(this.id, Status.publishBadName(name, client.id));
       s.instance!.streams.release(live);
       return;
@@ -812,6 +831,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     live.startPublishing(this, query);
     s.conn.sendUserControl(UserControlEvent.StreamBegin, this.id);
     s.sendStatus(this.id, Status.publishStart(name, client.id));
+    s.ctx.access?.('publish', s, 200, { stream: this, name, query });
     try {
       s.ctx.onPublishStarted(s, this, live, mode);
     } catch (err) {
@@ -832,6 +852,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       log.warn(`${this.label}: unpublish hook failed: ${(err as Error).message}`);
     }
     if (notify) s.sendStatus(this.id, Status.unpublishSuccess(this.#publishName, s.clientId));
+    s.ctx.access?.('unpublish', s, s.state === 'closed' ? 408 : 200, { stream: this, name: this.#publishName, query: live.publishQueryString });
     s.instance?.streams.release(live);
   }
 
@@ -880,6 +901,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     const { name } = splitStreamName(String(rawName));
     const doReset = reset !== false && reset !== 0;
     if (!client.canRead(name)) {
+      s.ctx.access?.('play', s, 401, { stream: this, name });
       s.sendStatus(this.id, Status.playFailed(name, `No permission to play ${name}.`, client.id));
       return;
     }
@@ -893,8 +915,12 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     if (start >= 0 || (start === -2 && !liveNow)) {
       // Recorded playback is tried first for start >= 0, and for -2 when nobody publishes the name.
       const handled = s.ctx.playFile(s, this, name, start, len, doReset);
-      if (handled) return;
+      if (handled) {
+        s.ctx.access?.('play', s, 200, { stream: this, name, position: start, file: this.playingFile ?? undefined });
+        return;
+      }
       if (start >= 0) {
+        s.ctx.access?.('play', s, 404, { stream: this, name, position: start });
         s.sendStatus(this.id, Status.playStreamNotFound(name, client.id));
         return;
       }
@@ -937,6 +963,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
     this.#sendSampleAccess(name);
     if (live.isPublishing) this.#sendStartup(live);
     live.subscribe(this);
+    s.ctx.access?.('play', s, 200, { stream: this, name });
   }
 
   #sendSampleAccess(name: string): void {
@@ -953,6 +980,7 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
 
   stopPlaying(notify: boolean): void {
     const s = this.session;
+    if (this.#vod || this.#playing) s.ctx.access?.('stop', s, s.state === 'closed' ? 408 : 200, { stream: this, name: this.#playName, file: this.playingFile ?? undefined });
     if (this.#vod) {
       const v = this.#vod;
       this.#vod = null;
@@ -965,12 +993,17 @@ export class SessionStream implements LiveSubscriber, LivePublisher {
       s.instance?.streams.release(live);
     }
     if (notify && this.#playName !== '') s.sendStatus(this.id, Status.playStop(this.#playName, s.clientId));
+    this.playingFile = null;
   }
 
-  /** Playback of a recorded file took over this stream (set by the VOD player). */
-  attachVod(vod: { close(): void; pause(p: boolean): void; seek(ms: number): void }): void {
+  /** Playback of a recorded file took over this stream (set by the VOD player), and the file it starts with. */
+  attachVod(vod: { close(): void; pause(p: boolean): void; seek(ms: number): void }, file?: string): void {
     this.#vod = vod;
+    this.playingFile = file ?? null;
   }
+
+  /** The recorded file being played (access log), or null. */
+  playingFile: string | null = null;
 
   pause(paused: boolean, ms: number): void {
     const s = this.session;

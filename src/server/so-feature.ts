@@ -25,7 +25,8 @@ export class SharedObjectFeature implements ServerFeature {
     if (!m) {
       const cfg = instance.appConfig ?? defaultAppConfig();
       m = new SharedObjectManager({
-        root: instanceSharedObjectRoot({ appDir: instance.app.dir, instanceName: instance.instanceName, storageDir: cfg.sharedObjects.storageDir }),
+        // A read-only application (the bundled samples) keeps its persistent objects in memory only.
+        root: instance.app.readOnly ? null : instanceSharedObjectRoot({ appDir: instance.app.dir, instanceName: instance.instanceName, storageDir: cfg.sharedObjects.storageDir }),
         resyncDepth: cfg.sharedObjects.resyncDepth,
         autoCommit: cfg.sharedObjects.autoCommit,
         label: instance.name,

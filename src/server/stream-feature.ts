@@ -115,13 +115,16 @@ export class StreamFeature implements ServerFeature {
         sampleAccess: (n) => [accessAllows(client.audioSampleAccess, n), accessAllows(client.videoSampleAccess, n)],
       },
     );
-    stream.attachVod({
-      close: () => playlist.stop(false),
-      pause: (p) => playlist.pause(p),
-      seek: (ms) => {
-        if (!playlist.seek(ms)) session.sendStatus(stream.id, { level: 'error', code: 'NetStream.Seek.Failed', description: 'Seek failed.', details: name });
+    stream.attachVod(
+      {
+        close: () => playlist.stop(false),
+        pause: (p) => playlist.pause(p),
+        seek: (ms) => {
+          if (!playlist.seek(ms)) session.sendStatus(stream.id, { level: 'error', code: 'NetStream.Seek.Failed', description: 'Seek failed.', details: name });
+        },
       },
-    });
+      file,
+    );
     playlist.play({ name, start, len }, reset);
     return true;
   }
@@ -136,6 +139,7 @@ export class StreamFeature implements ServerFeature {
       return;
     }
     const file = loc.candidates[0]!;
+    if (mode === 'live' && instance.app.readOnly) return;
     if (mode === 'live') {
       // "If a file with this name already exists ... it is deleted. If the file is read-only, live data is
       // published and the file is not deleted." (NetStream.publish)
@@ -161,22 +165,35 @@ export class StreamFeature implements ServerFeature {
       ...limits,
       clientId: session.clientId,
       status: (i) => session.sendStatus(stream.id, i),
+      refuse: instance.app.readOnly,
     });
     this.#recorders.set(stream, pending);
+    const recordName = stream.publishName || name;
     void pending.then((r) => {
+      // Access log: the recording began (200), or could not be written (500: NetStream.Record.NoAccess/Failed).
+      session.ctx.access?.('record', session, r ? 200 : 500, { stream, name: recordName, file });
       if (this.#recorders.get(stream) !== pending) {
         void r?.stop();
+        if (r) session.ctx.access?.('recordstop', session, 200, { stream, name: recordName, file });
         return;
       }
       if (r) this.#recorders.set(stream, r);
       else this.#recorders.delete(stream);
     });
+    this.#files.set(stream, { name: recordName, file });
   }
+
+  /** What each client recording writes, for its recordstop. */
+  readonly #files = new Map<SessionStream, { name: string; file: string }>();
 
   onPublishStopped(session: ClientSession, stream: SessionStream): void {
     const r = this.#recorders.get(stream);
+    const what = this.#files.get(stream);
+    this.#files.delete(stream);
     if (!r) return;
     this.#recorders.delete(stream);
+    // A recording still starting is stopped (and logged) by its start (above).
+    if (!(r instanceof Promise) && what) session.ctx.access?.('recordstop', session, 200, { stream, ...what });
     const stopping = Promise.resolve(r).then((rec) => rec?.stop());
     this.#stopping.add(stopping);
     void stopping.finally(() => this.#stopping.delete(stopping));

@@ -47,7 +47,7 @@ describe('ssas command', () => {
     expect(serve.code).toBe(0);
     for (const opt of ['--apps', '--host', '--port', '--chunk-size', '--idle-timeout', '--log-level']) expect(serve.stdout).toContain(opt);
     const bad = await runTracked(process.execPath, [bin, 'serve', '--nope'], { timeoutMs: 15_000 });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown option --nope.*ERR_CLI_UNKNOWN_OPTION/);
   });
 });

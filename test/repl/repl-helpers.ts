@@ -76,10 +76,11 @@ export interface Bed {
   close(): Promise<void>;
 }
 
-export async function startBed(): Promise<Bed> {
+/** A server over a copy of the fixture applications; its statements interruptible as under `ssas repl` unless said. */
+export async function startBed(opts: { interruptible?: boolean } = {}): Promise<Bed> {
   const appsDir = makeTempDir('repl-apps');
   copyDir(fixtureApps, appsDir);
-  const server = createServer({ appsDir, port: 0 });
+  const server = createServer({ appsDir, port: 0, interruptibleStatements: opts.interruptible ?? true });
   const { url } = await server.listen();
   return {
     server,
@@ -103,10 +104,10 @@ export interface OpenShell {
 /** A shell attached to `target` on the bed's server; interactive unless said otherwise. */
 export async function openShell(
   bed: Bed,
-  opts: { target?: string; interactive?: boolean; historyFile?: string | null; colors?: boolean; cwd?: string } = {},
+  opts: { target?: string; interactive?: boolean; historyFile?: string | null; colors?: boolean; cwd?: string; statementTimeoutSec?: number } = {},
 ): Promise<OpenShell> {
   const term = new Term();
-  const session = new ShellSession(bed.server);
+  const session = new ShellSession(bed.server, { statementTimeoutSec: opts.statementTimeoutSec });
   await session.attach(opts.target ?? 'shell');
   const shell = new Shell({
     input: term.input,

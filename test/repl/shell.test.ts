@@ -210,6 +210,8 @@ describe('dot-commands', () => {
     } finally {
       fs.writeFileSync(main, original);
     }
+    // Leave the instance as the file is again, for the tests after this one.
+    expect(await term.run('.reload')).toMatch(/shell\/_definst_ reloaded/);
   });
 
   it('.connect, .call, .publish, .play, .stop, .disconnect with the shell test client', async () => {
@@ -296,20 +298,70 @@ describe('events while the prompt waits', () => {
 });
 
 describe('limits and keys', () => {
-  it('a statement that never ends is stopped by the time limit; the shell survives and the instance comes back', async () => {
+  it('Ctrl-C stops a statement that never ends, and only it: the instance and a connected client stay as they were', async () => {
     const { term } = await shell();
     await term.expect(/> $/);
+    const c = await client(['stays']);
+    const loads = bed.server.instances.get('shell/_definst_')!;
+    await term.run('var counter = 41');
     term.mark();
     const started = Date.now();
-    term.type('while (true) {}\r');
-    await new Promise((r) => setTimeout(r, 200));
+    // Longer than the instance's MaxTimeOut (1 s): that watchdog does not count a shell statement.
+    term.type('trace("looping"); Stream.length("none"); while (true) { counter = 41 }\r');
+    await term.expect(/trace looping/);
+    await new Promise((r) => setTimeout(r, 1200));
     term.type('\x03');
-    await term.expect(/still running/);
-    await term.expect(/Error: script of shell\/_definst_ ran longer than its time limit .*\[ERR_SCRIPT_TIMEOUT\]\n/, 10_000);
-    expect(Date.now() - started).toBeLessThan(6000);
-    await term.expect(/shell\/_definst_: unloaded/);
-    const out = await term.run('greeting');
-    expect(out).toMatch(/\* shell\/_definst_ loaded again\n[\s\S]*'hello'\n$/);
+    await term.expect(/\(interrupting the statement\)/);
+    await term.expect(/Error: interrupted: the statement was stopped; shell\/_definst_ and its clients are as they were \[ERR_REPL_INTERRUPTED\]\n/, 5000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The same instance, its globals and its client: nothing was unloaded.
+    expect(bed.server.instances.get('shell/_definst_')).toBe(loads);
+    expect(term.fresh).not.toMatch(/unloaded|loaded again|AppShutdown/);
+    expect(await term.run('counter + 1')).toBe('42\n');
+    expect(c.closed).toBe(false);
+    expect(await c.call('hello', 'after')).toBe('hi after');
+    c.close();
+  }, 20_000);
+
+  it('a statement past --statement-timeout is stopped; the instance stays', async () => {
+    const { term } = await shell({ statementTimeoutSec: 0.5 });
+    await term.expect(/> $/);
+    const inst = bed.server.instances.get('shell/_definst_');
+    const out = await term.run('for (;;) {}', /shell\/_definst_> $/, 5000);
+    expect(out).toMatch(/Error: the statement ran for 0\.5 s and was stopped \(ssas repl --statement-timeout\); shell\/_definst_ and its clients are as they were \[ERR_REPL_STATEMENT_TIMEOUT\]\n/);
+    expect(bed.server.instances.get('shell/_definst_')).toBe(inst);
+    expect(await term.run('greeting')).toBe("'hello'\n");
+  }, 20_000);
+
+  it('client calls that arrive while a statement runs wait for it, then are answered', async () => {
+    const { term } = await shell();
+    await term.expect(/> $/);
+    const c = await client(['waits']);
+    term.mark();
+    // The host call hands the trace over at once: seeing it means the statement runs.
+    term.type('trace("spinning"); Stream.length("none"); var until = Date.now() + 800; while (Date.now() < until) {}\r');
+    await term.expect(/trace spinning/);
+    const t0 = Date.now();
+    expect(await c.call('hello', 'late')).toBe('hi late');
+    expect(Date.now() - t0).toBeGreaterThan(300);
+    await term.expect(/shell\/_definst_> $/);
+    c.close();
+  }, 20_000);
+
+  it('where statements cannot be interrupted, the shell says so before running one, with the limit that stops them', async () => {
+    const plain = await startBed({ interruptible: false });
+    try {
+      const s = await openShell(plain, { statementTimeoutSec: 0.5 });
+      await s.term.expect(/> $/);
+      const out = await s.term.run('for (;;) {}');
+      expect(out).toMatch(/^\(Ctrl-C cannot stop a statement in shell\/_definst_: one that runs longer than 0\.5 s is stopped \(--statement-timeout\)\)\n/);
+      expect(out).toMatch(/ERR_REPL_STATEMENT_TIMEOUT/);
+      // Said once.
+      expect(await s.term.run('1 + 1')).toBe('2\n');
+      await s.close();
+    } finally {
+      await plain.close();
+    }
   }, 20_000);
 
   it('Ctrl-C cancels the line being typed; twice on an empty line leaves', async () => {

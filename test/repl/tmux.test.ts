@@ -1,8 +1,8 @@
 /**
  * The shell in a real terminal: the built CLI (`node scripts/ssas.js repl`) runs in a tmux pane of fixed
  * size; keys go in with send-keys and the screen comes back with capture-pane. Covers what only a real TTY
- * shows: colour, line editing, completion, events drawn above the line being typed, a runaway statement,
- * Ctrl-C, history on disk, and Ctrl-D ending the process and its server.
+ * shows: colour, line editing, completion, events drawn above the line being typed, a runaway statement
+ * stopped by Ctrl-C, history on disk, and Ctrl-D ending the process and its server.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -94,17 +94,33 @@ it('prints trace output and clients above the prompt without breaking the line b
   await see(/double\(4\)\n(.*\n)*8$/m);
 });
 
-it('survives a statement that never ends and cancels a line with Ctrl-C', async () => {
-  text('while (true) {}');
-  keys('Enter');
-  await see(/ran longer than its time limit/, 10_000);
-  await see(/shell\/_definst_> ?$/m);
+it('Ctrl-C stops a statement that never ends, leaving the instance and a connected client as they were; Ctrl-C cancels a line', async () => {
+  const c = await RtmpClient.connect(`${url}/shell`, { args: ['stays'] });
+  const codes: string[] = [];
+  c.onStatus = (i) => codes.push(i.code);
+  try {
+    await see(/client \w+ connected/);
+    // The host call hands the trace over at once: once it shows, the loop runs.
+    text('trace("looping"); Stream.length("none"); while (true) {}');
+    keys('Enter');
+    await see(/trace looping/);
+    // Past the instance's MaxTimeOut (1 s): only Ctrl-C stops a shell statement.
+    await new Promise((r) => setTimeout(r, 1200));
+    keys('C-c');
+    await see(/interrupted: the statement was stopped; shell\/_definst_ and its clients are as they were/, 5000);
+    await see(/shell\/_definst_> ?$/m);
+    expect(screen()).not.toMatch(/loaded again|unloaded|time limit/);
+    expect(c.closed).toBe(false);
+    expect(await c.call('hello', 'still here')).toBe('hi still here');
+    expect(codes).not.toContain('NetConnection.Connect.AppShutdown');
+  } finally {
+    c.close();
+  }
   text('double(99');
   keys('C-c');
   await until(() => lastLine() === 'shell/_definst_>', 5000, 'cleared', () => screen());
   text('greeting');
   keys('Enter');
-  await see(/loaded again/);
   await see(/greeting\n(.*\n)*'hello'$/m);
   expect(screen()).not.toMatch(/198/);
 }, 20_000);
@@ -118,7 +134,7 @@ it('Ctrl-D ends the shell and the server; history is on disk', async () => {
   const err = await RtmpClient.connect(`${url}/shell`, { timeoutMs: 2000 }).catch((e) => e);
   expect(String(err.message)).toMatch(/ECONNREFUSED/);
   const history = fs.readFileSync(path.join(tmp, 'history'), 'utf8').split('\n');
-  expect(history).toEqual(expect.arrayContaining(['double(21)', 'q(1)', 'greeting', 'while (true) {}', 'double(4)']));
+  expect(history).toEqual(expect.arrayContaining(['double(21)', 'q(1)', 'greeting', 'trace("looping"); Stream.length("none"); while (true) {}', 'double(4)']));
   expect(history).not.toContain('double(99');
 });
 
