@@ -118,6 +118,8 @@ export interface EndpointOptions {
   /** A forwarded IHello arrived through one of our sessions (we are the target of an introduction). */
   onForwardedIHello?(epd: Buffer, tag: Buffer, reply: PeerAddress, via: Session): void;
   negotiation?: Negotiation;
+  /** DH groups our responder certificate offers (default 2, 5, 14). */
+  dhGroups?: number[];
   limits?: Partial<EndpointLimits>;
   sessionLimits?: Partial<SessionLimits>;
   now: number;
@@ -173,7 +175,7 @@ export class Endpoint implements SessionHost {
   readonly sessionLimits: SessionLimits;
   readonly #negotiation: Negotiation;
   readonly #cookies: CookieJar;
-  readonly #certificate = serverCertificate();
+  readonly #certificate: Buffer;
   readonly fingerprint: Buffer;
   /** The static DH keys of our client certificate, by group (Flash Player's: group 2). */
   readonly #staticKeys = new Map<DhGroupId, DhKey>();
@@ -208,6 +210,7 @@ export class Endpoint implements SessionHost {
     this.limits = { ...defaultEndpointLimits, ...(opts.limits ?? {}) };
     this.sessionLimits = { ...defaultSessionLimits, ...(opts.sessionLimits ?? {}) };
     this.#negotiation = opts.negotiation ?? FLASH_NEGOTIATION;
+    this.#certificate = serverCertificate(opts.dhGroups ?? SUPPORTED_DH_GROUPS);
     this.#cookies = new CookieJar(opts.now);
     this.fingerprint = parseCertificate(this.#certificate).fingerprint;
     this.#rhelloTokens = this.limits.rhelloPerSecond;

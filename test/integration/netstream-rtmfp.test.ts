@@ -79,6 +79,21 @@ Client.prototype.probe = function (uri, mode) {
   return true;
 };
 Client.prototype.probes = function () { return probes; };
+
+var recorder = null;
+Client.prototype.recordRemote = function (uri, source, target, how) {
+  var nc = new NetConnection();
+  nc.onStatus = function (info) { probes.push("rec nc " + info.code); };
+  nc.connect(uri);
+  recorder = new NetStream(nc);
+  recorder.onStatus = function (info) { probes.push("rec ns " + info.code); };
+  var relay = Stream.get("relay_" + source);
+  relay.play(source, -1, -1);
+  recorder.attach(relay);
+  recorder.publish(target, how);
+  return true;
+};
+Client.prototype.stopRemote = function () { recorder.publish(false); return true; };
 `;
 
 const REMOTE = String.raw`
@@ -206,9 +221,11 @@ describe('NetConnection over RTMFP: outcomes', () => {
   let origin: Server;
   let originUrl: string;
   let remoteRtmfp: string;
+  let remoteApps: string;
 
   beforeAll(async () => {
-    remote = createServer({ appsDir: apps('none'), port: 0 });
+    remoteApps = apps('none');
+    remote = createServer({ appsDir: remoteApps, port: 0 });
     remoteRtmfp = (await remote.listen()).rtmfpUrl!;
     origin = createServer({ appsDir: apps('none'), port: 0 });
     originUrl = (await origin.listen()).url;
@@ -231,6 +248,24 @@ describe('NetConnection over RTMFP: outcomes', () => {
     );
     const p = (await c.call('probes')) as string[];
     expect(p).toEqual(expect.arrayContaining(['call NetConnection.Connect.Success', 'add 42 via rtmfp (origin over rtmfp)', 'call NetConnection.Connect.Closed']));
+    c.close();
+  });
+
+  test('publish(name, "record") over RTMFP: the remote records the file; publish(false) ends with Unpublish.Success', async () => {
+    const clip2 = await makeTestClip({ durationSec: 4 });
+    const ff = publishWithFfmpeg(`${originUrl}/origin/src`, { file: clip2, loop: true });
+    await waitForPublishStart(ff);
+    const c = await RtmpClient.connect(`${originUrl}/origin`);
+    await c.call('recordRemote', `${remoteRtmfp}/remote`, 'src', 'taped', 'record');
+    await until(async () => ((await c.call('probes')) as string[]).includes('rec ns NetStream.Publish.Start'), 15_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    await c.call('stopRemote');
+    await until(async () => ((await c.call('probes')) as string[]).includes('rec ns NetStream.Unpublish.Success'), 10_000);
+    const file = path.join(remoteApps, 'remote', 'streams', '_definst_', 'taped.flv');
+    await until(() => fs.existsSync(file) && fs.statSync(file).size > 40_000, 10_000, 'recorded file');
+    const probe = await probeUrl(file);
+    expect(videoStream(probe)?.codec_name).toBe('h264');
+    expect(audioStream(probe)?.codec_name).toBe('aac');
     c.close();
   });
 

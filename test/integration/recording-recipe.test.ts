@@ -36,7 +36,7 @@ afterAll(async () => {
 
 async function serve(cwd: string): Promise<{ proc: TrackedProcess; url: string }> {
   const proc = spawnTracked(process.execPath, ['--no-node-snapshot', SSAS_BIN, 'serve', '--port', '0'], { cwd });
-  await proc.waitForOutput(/ssas listening on rtmp:\/\/\S+\n.*applications .*\n/, 20_000);
+  await proc.waitForOutput(/ssas listening on rtmp:\/\/\S+\n(?:.*\n)*?applications .*\n/, 20_000);
   return { proc, url: /ssas listening on (rtmp:\/\/\S+)/.exec(proc.stdout())![1]! };
 }
 

@@ -173,3 +173,20 @@ test('setPeerInfo addresses are kept for introductions and visible as Client.rep
   expect(has()).toBe(true);
   c.close();
 });
+
+test('an AMF3 (objectEncoding 3) RTMFP client: calls and results; the native bandwidth check over RTMFP', async () => {
+  let checks = 0;
+  let done: unknown[] | null = null;
+  const c = await RtmpClient.connect(`${rtmfp}/app`, {
+    objectEncoding: 3,
+    handlers: { onBWCheck: () => ++checks, onBWDone: (...a) => void (done = a) },
+  });
+  expect(c.connectResult?.info.objectEncoding).toBe(3);
+  expect(await c.call('echo', { nested: [1, 'two', { three: 3 }] })).toEqual({ nested: [1, 'two', { three: 3 }] });
+  void c.call('checkBandwidth').catch(() => undefined);
+  await until(() => done !== null, 15_000, 'onBWDone');
+  expect(checks).toBeGreaterThan(1);
+  expect((done as unknown as unknown[]).length).toBeGreaterThanOrEqual(1);
+  expect(typeof (done as unknown as unknown[])[0]).toBe('number');
+  c.close();
+});

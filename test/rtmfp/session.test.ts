@@ -105,3 +105,31 @@ describe('RTMFP session core over an in-memory loopback', () => {
     expect(lb.b.sessions.size).toBe(0);
   });
 });
+
+describe('handshake variants', () => {
+  test.each([2, 5, 14])('DH group %i: a responder offering only it gets a session that carries data', async (group) => {
+    const lb = new Loopback({ seed: group, b: { dhGroups: [group] } });
+    const { client, server } = connect(lb);
+    expect(client.farNonce.equals(server.nearNonce)).toBe(true);
+    const got: Buffer[] = [];
+    server.onRecvFlow = (f) => {
+      f.onMessage = (m) => got.push(m);
+    };
+    client.openFlow(Buffer.from('TC\x04\x00', 'latin1')).write(payload(3000, 9), lb.now);
+    expect(lb.until(() => got.length === 1, 5000)).toBe(true);
+    expect(got[0]!.equals(payload(3000, 9))).toBe(true);
+  });
+
+  test('a small receive window (4 KB) paces the sender; everything arrives in order', async () => {
+    const lb = new Loopback({ b: { sessionLimits: { flowBuffer: 4096 } } });
+    const { client, server } = connect(lb);
+    const got: Buffer[] = [];
+    server.onRecvFlow = (f) => {
+      f.onMessage = (m) => got.push(m);
+    };
+    const flow = client.openFlow(Buffer.from('TC\x04\x00', 'latin1'));
+    for (let i = 0; i < 60; i++) flow.write(payload(1000, i), lb.now);
+    expect(lb.until(() => got.length === 60, 20_000)).toBe(true);
+    for (let i = 0; i < 60; i++) expect(got[i]!.equals(payload(1000, i))).toBe(true);
+  });
+});
