@@ -245,18 +245,8 @@ export class Endpoint implements SessionHost {
     }
     const session = this.sessions.get(sid);
     if (session) {
-      const plain = session.cipherOpen(datagram);
-      if (!plain) {
-        this.#drop('decrypt');
-        return;
-      }
-      let parsed;
-      try {
-        parsed = parsePacket(plain);
-      } catch {
-        this.#drop('packet');
-        return;
-      }
+      const parsed = this.#open(session.cipherOpen(datagram));
+      if (!parsed) return;
       if (this.#halfOpen.delete(session)) log.debug(`session ${sid} from ${addressKey(from)} confirmed`);
       session.receive(parsed.header, parsed.chunks, from, datagram.length, now);
       return;
@@ -269,19 +259,23 @@ export class Endpoint implements SessionHost {
     this.#drop('unknown-session');
   }
 
-  #onStartup(datagram: Buffer, from: PeerAddress, now: number, opening: Opening | null): void {
-    const plain = startupCipher.open(datagram);
+  /** The packet inside decrypted bytes (null counted as a drop when they did not decrypt or parse). */
+  #open(plain: Buffer | null): ReturnType<typeof parsePacket> | null {
     if (!plain) {
       this.#drop('decrypt');
-      return;
+      return null;
     }
-    let parsed;
     try {
-      parsed = parsePacket(plain);
+      return parsePacket(plain);
     } catch {
       this.#drop('packet');
-      return;
+      return null;
     }
+  }
+
+  #onStartup(datagram: Buffer, from: PeerAddress, now: number, opening: Opening | null): void {
+    const parsed = this.#open(startupCipher.open(datagram));
+    if (!parsed) return;
     if (parsed.header.mode !== MODE_STARTUP) {
       this.#drop('mode');
       return;
