@@ -115,6 +115,7 @@ export class RtmfpServer {
     this.socket.endpoint.forwardIHello(target, epdForPeer(fingerprint), tag, { ...from, origin: ORIGIN_REMOTE });
     this.socket.kick();
     this.introductions++;
+    log.debug(`introduced peer ${fingerprint.toString('hex').slice(0, 16)}... at ${addressKey(target.address)} to ${addressKey(from)}`);
     return addrs.slice(0, 8);
   }
 

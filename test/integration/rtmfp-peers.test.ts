@@ -23,10 +23,12 @@ import {
   probeUrl,
   publishWithFfmpeg,
   removeDir,
+  SSAS_BIN,
   videoStream,
   waitForPublishStart,
 } from '../support';
 import { runTcpublish, startMonaTiny, startTcconn, startTcserver, startTestClient, runTestClient } from '../support/rtmfp-peers';
+import { createNetns, netnsUnavailable } from '../support/netns';
 
 jest.setTimeout(90_000);
 
@@ -109,24 +111,37 @@ describe('ssas as the RTMFP server', () => {
     await tc.stop();
   });
 
-  test('ssas introduces peers: a TestClient reaches a peer-to-peer publisher by its peer id through ssas', async () => {
-    const before = server.rtmfp!.introductions;
-    const pub = startTestClient({ url: `rtmfp://127.0.0.1:${rtmfpPort}/live/p2p`, mode: 'publish', mediaFile: clip, args: ['--p2pWrite'], dir: tmp('tc-p2p-pub') });
-    const m = await pub.waitFor(/Peer ID : \s*([0-9a-f]{64})/, 15_000);
-    const peerId = m[1]!;
-    await pub.waitFor(/NetConnection\.Connect\.Success/, 15_000);
-    const r = await runTestClient({
-      url: `rtmfp://127.0.0.1:${rtmfpPort}/live/p2p`,
-      mode: 'play',
-      args: [`--peerId=${peerId}`],
-      dir: tmp('tc-p2p-play'),
-      durationMs: 8000,
-    });
-    expect(server.rtmfp!.introductions).toBeGreaterThan(before);
-    expect(r.mediaBytes).toBeGreaterThan(20_000);
-    const probe = await probeUrl(r.mediaFile);
-    expect(videoStream(probe)?.codec_name).toBe('h264');
-    await pub.stop();
+  // Peer to peer, TestClient sends to the addresses its peer announced, which are the machine's own
+  // interface addresses whatever it binds: this one runs in a network namespace of its own (only lo).
+  const inNetns = netnsUnavailable() === null ? test : test.skip;
+  inNetns(`ssas introduces peers: a TestClient reaches a peer-to-peer publisher by its peer id through ssas (in a network namespace${netnsUnavailable() ? `; skipped: ${netnsUnavailable()}` : ''})`, async () => {
+    const ns = createNetns();
+    try {
+      const ssas = ns.spawn(process.execPath, [SSAS_BIN, 'serve', '--port', '0', '--log-level', 'debug'], { name: 'ssas-netns' });
+      const m = await ssas.waitForOutput(/ssas listening on rtmfp:\/\/127\.0\.0\.1:(\d+)/, 20_000);
+      const port = Number(m[1]);
+      const pub = startTestClient({ url: `rtmfp://127.0.0.1:${port}/live/p2p`, mode: 'publish', mediaFile: clip, args: ['--p2pWrite'], dir: tmp('tc-p2p-pub'), netns: ns });
+      const id = await pub.waitFor(/Peer ID : \s*([0-9a-f]{64})/, 15_000);
+      const peerId = id[1]!;
+      await pub.waitFor(/NetConnection\.Connect\.Success/, 15_000);
+      const r = await runTestClient({
+        url: `rtmfp://127.0.0.1:${port}/live/p2p`,
+        mode: 'play',
+        args: [`--peerId=${peerId}`],
+        dir: tmp('tc-p2p-play'),
+        durationMs: 8000,
+        netns: ns,
+      });
+      expect(ssas.output()).toMatch(new RegExp(`introduced peer ${peerId.slice(0, 16)}`));
+      expect(r.mediaBytes).toBeGreaterThan(20_000);
+      const probe = await probeUrl(r.mediaFile);
+      expect(videoStream(probe)?.codec_name).toBe('h264');
+      await pub.stop();
+      await ssas.kill();
+    } finally {
+      await killAllTracked();
+      ns.delete();
+    }
   });
 });
 

@@ -28,6 +28,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { SsasError } from '../../src/errors';
 import { LOOPBACK } from './ports';
+import type { Netns } from './netns';
 import { spawnTracked, type ExitInfo, type SpawnTrackedOptions, type TrackedProcess } from './processes';
 import { makeTempDir, removeDir } from './tmp';
 
@@ -97,9 +98,16 @@ function requireStdbuf(): string {
 }
 
 /** Spawns a peer binary under `stdbuf -oL -eL` (stdbuf execs it, so the pid is the peer's own). */
-function spawnPeer(name: RtmfpPeerName, args: readonly string[], options: SpawnTrackedOptions): TrackedProcess {
+/** Where a peer runs: this machine's network, or a namespace of the test's own (netns.ts). */
+export interface InNetns {
+  netns?: Netns;
+}
+
+function spawnPeer(name: RtmfpPeerName, args: readonly string[], options: SpawnTrackedOptions & InNetns): TrackedProcess {
   const bin = requireRtmfpPeer(name);
-  return spawnTracked(requireStdbuf(), ['-oL', '-eL', bin, ...args], { name, ...options });
+  const { netns, ...opts } = options;
+  if (netns) return netns.spawn(requireStdbuf(), ['-oL', '-eL', bin, ...args], { name, ...opts });
+  return spawnTracked(requireStdbuf(), ['-oL', '-eL', bin, ...args], { name, ...opts });
 }
 
 // ------------------------------------------------------------------------------------------ helpers
@@ -163,7 +171,7 @@ export interface TcserverEvent {
   [key: string]: unknown;
 }
 
-export interface TcserverOptions {
+export interface TcserverOptions extends InNetns {
   /** UDP port for RTMFP (-B). Default 0: the kernel picks it when tcserver binds, read back from its log. */
   rtmfpPort?: number;
   /** TCP port for RTMP (-b); false for no RTMP listener. Default 0 (kernel-chosen, read back). */
@@ -208,7 +216,7 @@ export async function startTcserver(options: TcserverOptions = {}): Promise<Tcse
   const waiters: Array<{ type: string; match: (e: TcserverEvent) => boolean; resolve: (e: TcserverEvent) => void }> = [];
   const started = Date.now();
   // SIGTERM would wait for every client to leave (default deadline 300 s).
-  const proc = spawnPeer('tcserver', args, { killSignal: 'SIGINT', echo: options.echo });
+  const proc = spawnPeer('tcserver', args, { killSignal: 'SIGINT', echo: options.echo, netns: options.netns });
   onStdoutLines(proc, (line) => {
     if (!line.startsWith('{')) return;
     let event: TcserverEvent;
@@ -317,7 +325,7 @@ export interface TcconnResult extends TcconnCounts {
   process: TrackedProcess;
 }
 
-export interface TcconnOptions {
+export interface TcconnOptions extends InNetns {
   /**
    * tcconn options (-H, -S, -f hex, -m, -v ...). `-4` (bind 0.0.0.0 only, the servers here are IPv4) is
    * added unless the list has -4 or -6.
@@ -350,7 +358,7 @@ export function startTcconn(url: string, options: TcconnOptions = {}): Tcconn {
   const counts: TcconnCounts = { videoMessages: 0, audioMessages: 0, videoBytes: 0, audioBytes: 0, bytes: 0, dataMessages: 0 };
   const statuses: string[] = [];
   let connected: boolean | undefined;
-  const proc = spawnPeer('tcconn', args, { echo: options.echo, killGraceMs: 3000 });
+  const proc = spawnPeer('tcconn', args, { echo: options.echo, killGraceMs: 3000, netns: options.netns });
   onStdoutLines(proc, (line) => {
     const m = TCCONN_MEDIA.exec(line);
     if (m) {
@@ -422,7 +430,7 @@ export interface TcpublishResult extends ExitInfo {
   process: TrackedProcess;
 }
 
-export interface TcpublishOptions {
+export interface TcpublishOptions extends InNetns {
   /** tcpublish options (-L, -R, -H, -S, -f hex ...); `-4` is added unless the list has -4 or -6. */
   args?: string[];
   /** Hard limit, then SIGTERM/SIGKILL. Default 60 s (it sends in real time). */
@@ -440,7 +448,7 @@ export async function runTcpublish(url: string, flvFile: string, options: Tcpubl
   const statuses: string[] = [];
   let published = false;
   let finished = false;
-  const proc = spawnPeer('tcpublish', args, { echo: options.echo, killGraceMs: 3000 });
+  const proc = spawnPeer('tcpublish', args, { echo: options.echo, killGraceMs: 3000, netns: options.netns });
   onStdoutLines(proc, (line) => {
     if (line.startsWith('publish start.')) published = true;
     else if (line.startsWith('publish stop.')) finished = true;
@@ -459,7 +467,7 @@ export async function runTcpublish(url: string, flvFile: string, options: Tcpubl
 
 // ------------------------------------------------------------------------------------------ MonaTiny
 
-export interface MonaTinyOptions {
+export interface MonaTinyOptions extends InNetns {
   /**
    * UDP port for RTMFP (e.g. from freeUdpPort()). Default 0: the kernel picks it when MonaTiny binds and
    * it is read back from the log.
@@ -526,6 +534,7 @@ export async function startMonaTiny(options: MonaTinyOptions = {}): Promise<Mona
   let finalLog: string | undefined;
   const started = Date.now();
   const proc = spawnPeer('MonaTiny', [iniFile, `--log=${logLevel}`, ...(options.args ?? [])], {
+    netns: options.netns,
     cwd: dir,
     onExit: () => {
       finalLog = readText(logFile);
@@ -578,7 +587,7 @@ export async function startMonaTiny(options: MonaTinyOptions = {}): Promise<Mona
 
 export type TestClientMode = 'play' | 'publish';
 
-export interface TestClientOptions {
+export interface TestClientOptions extends InNetns {
   /** rtmfp://host:port/app/stream - the last path part is the stream name. */
   url: string;
   /** play (--asyncread, the default) or publish (--write). */
@@ -677,7 +686,7 @@ function launchTestClient(options: TestClientOptions): { client: TestClient; mar
   if (options.netGroup) args.push(`--netGroup=${options.netGroup}`);
   if (options.bindLoopback ?? true) args.push(`--host=${LOOPBACK}`, '--hostIPv6=::1');
   args.push(...(options.args ?? []));
-  const proc = spawnPeer('TestClient', args, { echo: options.echo, killGraceMs: 5000 });
+  const proc = spawnPeer('TestClient', args, { echo: options.echo, killGraceMs: 5000, netns: options.netns });
   let timedOut = false;
 
   const build = (exit: ExitInfo): TestClientResult => ({
