@@ -74,6 +74,19 @@ export class RtmfpConnection implements MessageConnection {
     this.reportedAddresses = addresses.slice(0, 16);
   }
 
+  /** A flow of this connection that is not RTMP (TC): true when taken (the server's group channel). */
+  onOtherFlow: (flow: RecvFlow) => boolean = () => false;
+
+  /** Opens a flow answering `flow` that carries raw messages (no RTMP framing): the group channel. */
+  openRawFlow(metadata: Buffer, answering: RecvFlow): SendFlow | null {
+    if (this.#closed || this.session.state !== 'open') return null;
+    try {
+      return this.session.openFlow(metadata, answering.id, PRIORITY_CONTROL);
+    } catch {
+      return null;
+    }
+  }
+
   /** Called once after onClose (the owner's bookkeeping). */
   closedHook: () => void = () => {};
 
@@ -143,7 +156,8 @@ export class RtmfpConnection implements MessageConnection {
     if (this.#closed || !this.#ncSend || flow.associatedFlowId !== this.#ncSend.id) return false;
     const md = parseTcMetadata(flow.metadata);
     if (!md) {
-      flow.reject(0);
+      // Not RTMP: a group's server channel ("GC") or something we do not speak.
+      if (!this.onOtherFlow(flow)) flow.reject(0);
       return true;
     }
     if (md.streamId === 0) {

@@ -7,7 +7,7 @@
  * IHello so it answers the initiator directly.
  */
 import { getLogger } from '../logger';
-import { ORIGIN_LOCAL, ORIGIN_REMOTE, type RtmfpAddress } from '../rtmfp/handshake';
+import { ORIGIN_LOCAL, ORIGIN_REMOTE, ORIGIN_UNKNOWN, type RtmfpAddress } from '../rtmfp/handshake';
 import type { RecvFlow } from '../rtmfp/recv-flow';
 import { addressKey, type PeerAddress, type Session } from '../rtmfp/session';
 import { parseTcMetadata } from '../rtmfp/tc';
@@ -15,6 +15,8 @@ import { epdForPeer, type Negotiation } from '../rtmfp/crypto';
 import type { EndpointLimits } from '../rtmfp/endpoint';
 import type { SessionLimits } from '../rtmfp/session';
 import { RtmfpConnection } from './rtmfp-connection';
+import { GC_METADATA, GroupDirectory, decodeGroupJoin, encodeGroupMember, isGroupChannel } from '../rtmfp/groups';
+import type { SendFlow } from '../rtmfp/send-flow';
 import { RtmfpSocket } from './rtmfp-socket';
 
 const log = getLogger('rtmfp');
@@ -29,8 +31,22 @@ export interface RtmfpServerOptions {
   onConnection(conn: RtmfpConnection): void;
 }
 
+/** One member's server channel: the client's GC flow and our flow answering it. */
+interface GroupChannel {
+  conn: RtmfpConnection;
+  flow: RecvFlow;
+  reply: SendFlow | null;
+  groupId: Buffer | null;
+}
+
+/** Unknown peer ids asked for, by IHello tag: the first request is dropped, a repeat gets "gone". */
+const UNKNOWN_PEER_MEMORY = 4096;
+
 export class RtmfpServer {
   readonly socket: RtmfpSocket;
+  /** Groups and their members (the rendezvous role of FMS 4 for NetGroup). */
+  readonly groups = new GroupDirectory<GroupChannel>();
+  readonly #unknownAsked = new Map<string, number>();
   /** Open connections by the client's peer id (hex), for introductions. */
   readonly #byPeerId = new Map<string, Set<RtmfpConnection>>();
   readonly #opts: RtmfpServerOptions;
@@ -83,7 +99,23 @@ export class RtmfpServer {
           const i = conns.indexOf(conn);
           if (i >= 0) conns.splice(i, 1);
         };
-        conn.closedHook = prevClose;
+        const channels: GroupChannel[] = [];
+        conn.closedHook = () => {
+          prevClose();
+          for (const ch of channels) this.groups.leaveAll(ch);
+          channels.length = 0;
+        };
+        conn.onOtherFlow = (f) => {
+          if (!isGroupChannel(f.metadata)) return false;
+          const ch: GroupChannel = { conn, flow: f, reply: null, groupId: null };
+          channels.push(ch);
+          f.onMessage = (m) => this.#onGroupMessage(ch, m);
+          f.onComplete = () => {
+            if (ch.groupId) this.groups.leave(ch.groupId, ch);
+            ch.reply?.close();
+          };
+          return true;
+        };
         conn.sharesSessionWith = () => conns.some((c) => c !== conn && !c.closed);
         try {
           this.#opts.onConnection(conn);
@@ -101,10 +133,54 @@ export class RtmfpServer {
     };
   }
 
+  /** A group member's server channel message: the join (01) is the only one clients send. */
+  #onGroupMessage(ch: GroupChannel, m: Buffer): void {
+    let groupId: Buffer;
+    try {
+      groupId = decodeGroupJoin(m);
+    } catch (err) {
+      log.debug(`${addressKey(ch.conn.session.address)}: group channel: ${(err as Error).message}`);
+      ch.flow.reject(0);
+      return;
+    }
+    if (ch.groupId) {
+      if (ch.groupId.equals(groupId)) return;
+      this.groups.leave(ch.groupId, ch);
+    }
+    ch.groupId = groupId;
+    const peerId = Buffer.from(ch.conn.session.farId, 'hex');
+    let tell;
+    try {
+      tell = this.groups.join(groupId, peerId, ch);
+    } catch (err) {
+      log.warn(`${addressKey(ch.conn.session.address)}: cannot join group ${groupId.toString('hex').slice(0, 16)}...: ${(err as Error).message}`);
+      ch.flow.reject(0);
+      return;
+    }
+    log.debug(`peer ${ch.conn.session.farId.slice(0, 16)}... joined group ${groupId.toString('hex').slice(0, 16)}... (${this.groups.members(groupId).length} members, ${tell.length} told)`);
+    for (const member of tell) {
+      const other = member.handle;
+      other.reply ??= other.conn.openRawFlow(GC_METADATA, other.flow);
+      other.reply?.write(encodeGroupMember(peerId), this.socket.now());
+    }
+    this.socket.kick();
+  }
+
   #introduce(fingerprint: Buffer, tag: Buffer, from: PeerAddress): RtmfpAddress[] | null {
     const set = this.#byPeerId.get(fingerprint.toString('hex'));
     const conn = set ? Array.from(set).find((c) => !c.closed) : undefined;
-    if (!conn) return null;
+    if (!conn) {
+      // As MonaServer: the first request for an unknown peer is dropped (it may be connecting), a repeat of
+      // the same request is told the peer is gone (one unspecified address, which librtmfp reads so).
+      const key = tag.toString('hex');
+      if (this.#unknownAsked.has(key)) {
+        this.#unknownAsked.delete(key);
+        return [{ address: '0.0.0.0', port: 0, family: 4, origin: ORIGIN_UNKNOWN }];
+      }
+      this.#unknownAsked.set(key, Date.now());
+      if (this.#unknownAsked.size > UNKNOWN_PEER_MEMORY) this.#unknownAsked.delete(this.#unknownAsked.keys().next().value as string);
+      return null;
+    }
     const target = conn.session;
     const addrs: RtmfpAddress[] = [{ ...target.address, origin: ORIGIN_REMOTE }];
     for (const r of conn.reportedAddresses) {
