@@ -99,7 +99,7 @@ export class RtmfpSocket {
     setImmediate(() => {
       this.#flushQueued = false;
       if (this.#closed) return;
-      this.endpoint.flush(now());
+      guard(() => this.endpoint.flush(now()));
       this.#armTimer();
     });
   }
@@ -115,7 +115,7 @@ export class RtmfpSocket {
       this.#timer = null;
       this.#timerAt = Infinity;
       if (this.#closed) return;
-      this.endpoint.runTimers(now());
+      guard(() => this.endpoint.runTimers(now()));
       this.#armTimer();
     }, Math.max(0, Math.ceil(at - now())));
     this.#timer.unref?.();
@@ -140,6 +140,15 @@ export class RtmfpSocket {
 
 function now(): number {
   return performance.now();
+}
+
+/** A bug of ours below the socket must not take the whole server down: log it and keep serving. */
+function guard(work: () => void): void {
+  try {
+    work();
+  } catch (err) {
+    log.error(`RTMFP endpoint: ${(err as Error)?.stack ?? err}`);
+  }
 }
 
 /** A socket for one outgoing connection (our client side): an ephemeral port of the target's family. */

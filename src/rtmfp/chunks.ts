@@ -44,6 +44,8 @@ export function decodeUserData(body: Buffer): UserDataChunk {
 
 /** Next User Data: the flow, sequence number and fsn offset follow from the chunk before (2.3.12). */
 export function decodeNextUserData(body: Buffer, prev: { flowId: number; seq: number; fsnOffset: number }): UserDataChunk {
+  // After 2^53 - 1 the next sequence number is not exact (and cannot be acknowledged: writeVlu refuses it).
+  if (prev.seq >= Number.MAX_SAFE_INTEGER) throw new RtmfpError('ERR_RTMFP_BAD_CHUNK', 'next user data after sequence number 2^53 - 1');
   const c = new Cursor(body);
   const flags = c.u8('next user data flags');
   const options = flags & UD_OPT ? readOptions(c, 'next user data', true) : null;
@@ -87,7 +89,7 @@ export function decodeAckRanges(body: Buffer): AckChunk {
     const received = c.vlu('ack received') + 1;
     const from = next + holes;
     const to = from + received - 1;
-    if (!Number.isSafeInteger(to)) throw new RtmfpError('ERR_RTMFP_BAD_CHUNK', 'ack range beyond 2^53');
+    if (!Number.isSafeInteger(to) || !Number.isSafeInteger(from)) throw new RtmfpError('ERR_RTMFP_BAD_CHUNK', 'ack range beyond 2^53');
     ranges.push([from, to]);
     next = to + 1;
     if (ranges.length > 4096) throw new RtmfpError('ERR_RTMFP_BAD_CHUNK', 'more than 4096 ack ranges');
@@ -114,12 +116,14 @@ export function decodeAckBitmap(body: Buffer): AckChunk {
     }
   }
   if (open >= 0) ranges.push([open, cumulativeAck + 1 + bits.length * 8]);
+  if (ranges.length > 0 && !Number.isSafeInteger(ranges[ranges.length - 1]![1])) throw new RtmfpError('ERR_RTMFP_BAD_CHUNK', 'ack range beyond 2^53');
   return { flowId, bufferBlocks, cumulativeAck, ranges };
 }
 
 /** Encodes an Ack Ranges body; ranges that do not fit in `maxLength` are left out (the ack stays valid). */
 export function encodeAckRanges(ack: AckChunk, maxLength = 1100): Buffer {
-  const tmp = Buffer.allocUnsafe(Math.min(maxLength, 32 + ack.ranges.length * 16));
+  // The three header numbers always fit (up to 24 bytes); ranges only as far as maxLength allows.
+  const tmp = Buffer.allocUnsafe(Math.max(24, Math.min(maxLength, 32 + ack.ranges.length * 16)));
   let p = writeVlu(tmp, 0, ack.flowId);
   p = writeVlu(tmp, p, ack.bufferBlocks);
   p = writeVlu(tmp, p, ack.cumulativeAck);

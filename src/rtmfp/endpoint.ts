@@ -638,9 +638,14 @@ export class Endpoint implements SessionHost {
       this.#opts.onForwardedIHello(f.epd, f.tag, reply, session);
       return;
     }
-    // By default answer as if the IHello had come directly (RFC 7016 3.5.1.5).
+    // By default answer as if the IHello had come directly (RFC 7016 3.5.1.5), within the same limit on
+    // RHellos to unverified addresses (a peer could otherwise bounce RHellos at a third party).
     const epd = parseEpd(f.epd);
     if (!this.#selects(epd) && !(epd.fingerprint && epd.fingerprint.equals(this.peerId))) return;
+    if (!this.#takeRhelloToken(this.#now)) {
+      this.#drop('rhello-rate');
+      return;
+    }
     const cookie = this.#cookies.make(addressKey(reply), this.#now);
     this.#sendStartup(0, [[Chunk.RHello, encodeRHello({ tag: f.tag, cookie, certificate: this.#certificate })]], reply, true);
   }

@@ -406,11 +406,16 @@ export class Session implements SendFlowHost {
         this.#exceptions.push([ud.flowId, FLOW_REJECTED]);
         return;
       }
+      if (this.recvFlows.size - this.#recvDoneAt.size >= this.#limits.maxRecvFlows) {
+        // Refused without keeping a RecvFlow: a peer that opens flows without end must not grow the map.
+        this.#exceptions.push([ud.flowId, FLOW_TOO_MANY]);
+        this.#ackNow = true;
+        return;
+      }
       rf = new RecvFlow(ud.flowId, Buffer.from(metadata), assoc, this.#limits.flowBuffer, this.#limits.maxMessage);
       this.recvFlows.set(rf.id, rf);
-      const live = this.recvFlows.size - this.#recvDoneAt.size;
-      if (live > this.#limits.maxRecvFlows || (assoc >= 0 && !this.sendFlows.has(assoc))) {
-        this.#rejectFlow(rf, live > this.#limits.maxRecvFlows ? FLOW_TOO_MANY : FLOW_REJECTED);
+      if (assoc >= 0 && !this.sendFlows.has(assoc)) {
+        this.#rejectFlow(rf, FLOW_REJECTED);
       } else {
         const flow = rf;
         flow.onComplete = () => this.#recvComplete(flow, now);
@@ -442,6 +447,13 @@ export class Session implements SendFlowHost {
   #recvComplete(rf: RecvFlow, now: number): void {
     this.#recvDoneAt.set(rf.id, now);
     this.#ackNow = true;
+    // Finished flows linger (RECV_LINGER_MS) but at most maxRecvFlows of them: past that the oldest is
+    // forgotten early, or a peer that opens and finishes flows without end holds unbounded memory.
+    if (this.#recvDoneAt.size > this.#limits.maxRecvFlows) {
+      const oldest = this.#recvDoneAt.keys().next().value as number;
+      this.#recvDoneAt.delete(oldest);
+      this.recvFlows.delete(oldest);
+    }
   }
 
   #onAck(flowId: number, blocks: number, cumulative: number, ranges: Array<[number, number]>, st: AckState, now: number): void {

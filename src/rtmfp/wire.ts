@@ -91,6 +91,7 @@ export class Cursor {
 }
 
 export function vluLength(v: number): number {
+  if (!(v >= 0) || !Number.isSafeInteger(v)) throw new RtmfpError('ERR_RTMFP_VLU_TOO_LARGE', `cannot encode ${v} as a VLU`);
   let n = 1;
   while (v >= 128) {
     v = Math.floor(v / 128);
