@@ -10,7 +10,7 @@
  *
  * The same file serves the sandbox's XML class (concatenated into the sandbox like every sandbox/*.js file,
  * saxes loaded there too) and the host's reading of Application.xml and Vhost.xml (src/util/xml.ts
- * requires it): one parser, one mapping. Nothing here knows what a node is: `build` makes them.
+ * evaluates this file): one parser, one mapping. Nothing here knows what a node is: `build` makes them.
  *
  * Like Flash, parsing never throws: it stops at the first real problem, keeps what was built before it and
  * reports the status. Flash's parser was lenient where XML is strict, and so is this one (saxes reports
@@ -251,7 +251,3 @@ function ssasXmlParse(Parser, text, opts, build, root) {
   }
   return outcome;
 }
-
-// The host (src/util/xml.ts) requires this file; in the sandbox there is no module object.
-// @ts-ignore
-if (typeof module === 'object' && module !== null && module.exports) module.exports = ssasXmlParse;

@@ -15,6 +15,7 @@ import { StreamExtension } from '../script/stream-extension';
 import { NetExtension } from '../script/net-extension';
 import { SharedObjectFeature } from './so-feature';
 import { SharedObjectExtension } from '../script/so-extension';
+import { HttpExtension } from '../script/http-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -37,7 +38,8 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const streams = new StreamExtension();
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
-  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net)];
+  const http = new HttpExtension();
+  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net), http];
   const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,

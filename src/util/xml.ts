@@ -12,7 +12,9 @@
  * million nested elements cannot overflow the stack. DTD entity declarations are not expanded and external
  * entities are never fetched.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { SaxesParser } from 'saxes';
 import { ConfigError } from '../errors';
 
@@ -187,8 +189,11 @@ type SharedParse = (
   root: XmlNode,
 ) => { status: number; xmlDecl: string | undefined; docTypeDecl: string | undefined; error: { offset: number; message: string } | undefined };
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sharedParse = require(path.join(__dirname, '..', '..', 'sandbox', 'xml-parse.js')) as SharedParse;
+const sharedParseFile = path.join(__dirname, '..', '..', 'sandbox', 'xml-parse.js');
+const sharedParse = vm.runInThisContext(`(function () {\n${fs.readFileSync(sharedParseFile, 'utf8')}\nreturn ssasXmlParse;\n})()`, {
+  filename: sharedParseFile,
+  lineOffset: -1,
+}) as SharedParse;
 
 const builder = {
   element(parent: XmlNode, name: string, attributes: Record<string, string>): XmlNode {
