@@ -16,6 +16,8 @@ import { NetExtension } from '../script/net-extension';
 import { SharedObjectFeature } from './so-feature';
 import { SharedObjectExtension } from '../script/so-extension';
 import { HttpExtension } from '../script/http-extension';
+import { FileExtension } from '../script/file-extension';
+import { CodecExtension } from '../script/codec-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -39,7 +41,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
   const http = new HttpExtension();
-  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net), http];
+  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension()];
   const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
