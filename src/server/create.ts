@@ -18,6 +18,7 @@ import { SharedObjectExtension } from '../script/so-extension';
 import { HttpExtension } from '../script/http-extension';
 import { FileExtension } from '../script/file-extension';
 import { CodecExtension } from '../script/codec-extension';
+import { SocketExtension } from '../script/socket-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -41,7 +42,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
   const http = new HttpExtension();
-  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension()];
+  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension(), new SocketExtension()];
   const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
