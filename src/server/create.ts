@@ -19,6 +19,7 @@ import { HttpExtension } from '../script/http-extension';
 import { FileExtension } from '../script/file-extension';
 import { CodecExtension } from '../script/codec-extension';
 import { SocketExtension } from '../script/socket-extension';
+import { RemotingExtension } from '../script/remoting-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -42,7 +43,8 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
   const http = new HttpExtension();
-  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension(), new SocketExtension()];
+  // Remoting goes before the NetConnection feature: it takes the ops of http:// and https:// connections.
+  const extensions: ScriptExtension[] = [streams, new RemotingExtension(http, net), net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension(), new SocketExtension()];
   const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,
