@@ -118,8 +118,14 @@ function ssasByteArray(S) {
   /** One character per byte. */
   function latin1(bytes) {
     var parts = [];
-    for (var i = 0; i < bytes.length; i += 8192) parts.push(String.fromCharCode.apply(null, Array.prototype.slice.call(bytes.subarray(i, i + 8192))));
+    for (var i = 0; i < bytes.length; i += 8192) parts.push(String.fromCharCode.apply(null, /** @type {any} */ (bytes.subarray(i, i + 8192))));
     return parts.join('');
+  }
+
+  /** The bytes as a string when they are all ASCII, else null. */
+  function asciiText(bytes) {
+    for (var i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return null;
+    return latin1(bytes);
   }
 
   function fromLatin1(s) {
@@ -142,7 +148,7 @@ function ssasByteArray(S) {
     return { text: utf8Decode(bytes.subarray(start, i), false), bytes: i - start };
   }
 
-  S.utf8 = { encode: utf8Encode, decode: utf8Decode, length: utf8Length, latin1: latin1, fromLatin1: fromLatin1, decodeChars: decodeChars };
+  S.utf8 = { encode: utf8Encode, decode: utf8Decode, length: utf8Length, latin1: latin1, fromLatin1: fromLatin1, decodeChars: decodeChars, asciiText: asciiText };
 
   // --- ByteArray -----------------------------------------------------------------------------------------
 

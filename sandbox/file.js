@@ -164,6 +164,8 @@ function ssasFile(S) {
       // Read buffer: bytes [bufStart, bufStart + buf.length) of the file.
       buf: new Uint8Array(0),
       bufStart: 0,
+      // The buffer as a string when it is all ASCII (characters = bytes): lines are found by indexOf.
+      ascii: /** @type {string | null} */ (null),
       // Write buffer: strings (or byte arrays) from wpos on, wbytes bytes in all.
       wparts: [],
       wbytes: 0,
@@ -235,6 +237,7 @@ function ssasFile(S) {
     merged.set(got, kept.length);
     h.buf = merged;
     h.bufStart = pos;
+    h.ascii = S.utf8.asciiText(merged);
     if (from + got.length > h.size) h.size = from + got.length;
     return merged.length > 0;
   }
@@ -263,6 +266,15 @@ function ssasFile(S) {
     var h = this.__ssasOpen;
     if (!readable(this, h, 'readln')) return null;
     if (h.pos >= h.size && !fill(this, h, h.pos, 1)) return null;
+    var a = h.ascii;
+    var at = h.pos - h.bufStart;
+    if (a !== null && at >= 0 && at < a.length) {
+      var lf = a.indexOf('\n', at);
+      if (lf >= 0) {
+        h.pos = h.bufStart + lf + 1;
+        return a.slice(at, lf > at && a.charCodeAt(lf - 1) === 13 ? lf - 1 : lf);
+      }
+    }
     for (;;) {
       var off = h.pos - h.bufStart;
       if (off < 0 || off > h.buf.length) {
@@ -368,7 +380,10 @@ function ssasFile(S) {
     h.pos += n;
     if (h.pos > h.size) h.size = h.pos;
     // What was read ahead may be stale now.
-    if (h.buf.length > 0) h.buf = new Uint8Array(0);
+    if (h.buf.length > 0) {
+      h.buf = new Uint8Array(0);
+      h.ascii = null;
+    }
     if (h.wbytes >= CHUNK) flushWrites(file, h);
   }
 

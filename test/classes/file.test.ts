@@ -150,6 +150,17 @@ describe('File: reading and writing', () => {
     expect(fs.readFileSync(path.join(appDir, 'out', 'log.txt'), 'utf8')).toBe('a1XYue and b\nx\nü\nappended\n');
   });
 
+  it('lines across 64 KB read buffers: a 200 KB line, thousands of short ones, ASCII and not, CRLF', async () => {
+    const lines: string[] = ['x'.repeat(200_000)];
+    for (let i = 0; i < 5000; i++) lines.push(i % 7 === 0 ? `ligne ${i} é€😀` : `line ${i}`);
+    fs.writeFileSync(path.join(appDir, 'data', 'big.txt'), lines.join('\r\n') + '\n');
+    const got = (await c.call('readLines', '/data/big.txt')) as string[];
+    expect(got.length).toBe(lines.length);
+    expect(got[0]!.length).toBe(200_000);
+    expect(got).toEqual(lines);
+    fs.unlinkSync(path.join(appDir, 'data', 'big.txt'));
+  });
+
   it('binary mode: readByte, writeByte, read of bytes, readBytes/writeBytes with a ByteArray', async () => {
     const r = (await ev(`
       var f = new File("/data/bin.dat");
