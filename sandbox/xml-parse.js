@@ -40,6 +40,10 @@ var XML_DEFAULT_MAX_ATTRIBUTES = 65536;
 
 /** saxes messages (their start) that are leniencies, not errors, in Flash's parser. */
 var XML_LENIENT = [
+  // saxes runs in fragment mode (any number of top-level nodes, cheaply); these are what it then says
+  // about a declaration and a DOCTYPE that it cannot know to be at the document's start.
+  'an XML declaration must be at the start of the document',
+  'inappropriately located doctype declaration',
   'documents may contain only one root',
   'text data outside of root node',
   'document must contain a root element',
@@ -58,7 +62,6 @@ var XML_STATUS_OF = [
   ['unexpected close tag', -10],
   ['unmatched closing tag', -10],
   ['malformed comment', -5],
-  ['inappropriately located doctype', -4],
   ['XML declaration', -3],
   ['the XML declaration', -3],
   ['an XML declaration', -3],
@@ -123,7 +126,7 @@ function ssasXmlParse(Parser, text, opts, build, root) {
 
   var outcome = { status: 0, xmlDecl: undefined, docTypeDecl: undefined, error: undefined };
   var STOP = {};
-  var parser = new Parser({ xmlns: false, position: true });
+  var parser = new Parser({ xmlns: false, position: true, fragment: true });
   var stack = [root];
   var top = root;
   var nodes = 0;
