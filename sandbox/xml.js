@@ -344,7 +344,15 @@ function ssasXml(S) {
   function parseInto(doc, source) {
     var k = kids(doc);
     while (k.length > 0) detach(k[k.length - 1]);
-    var out = ssasXmlParse(saxes(), String(source), { ignoreWhite: !!doc.ignoreWhite, cdataAsText: true, keepComments: false, keepInstructions: false }, builder, doc);
+    // Limits for a script's documents (status -7, Flash's "out of memory"): below what the isolate's memory
+    // holds, far above what a real document has.
+    var out = ssasXmlParse(
+      saxes(),
+      String(source),
+      { ignoreWhite: !!doc.ignoreWhite, cdataAsText: true, keepComments: false, keepInstructions: false, maxNodes: 1000000, maxDepth: 100000 },
+      builder,
+      doc,
+    );
     doc.xmlDecl = out.xmlDecl;
     doc.docTypeDecl = out.docTypeDecl;
     doc.status = out.status;

@@ -175,6 +175,7 @@ Client.prototype.again = function (gateway) {
   nc.call("session.first", responder("first"));
   // After the first answer: its AppendToGatewayUrl, RequestPersistentHeader and ReplaceGatewayUrl apply.
   setTimeout_(function () { nc.call("session.second", responder("second")); }, 300);
+  setTimeout_(function () { nc.call("session.third", responder("third")); }, 600);
   return true;
 };
 
@@ -204,7 +205,10 @@ function answer(req: RecordedRequest, res: http.ServerResponse): void {
         headers.push({ name: 'RequestPersistentHeader', value: { name: 'Session', mustUnderstand: false, data: 'xyz' } });
         return { target: `${m.response}/onResult`, value: 'one' };
       case 'session.second':
+        headers.push({ name: 'ReplaceGatewayUrl', value: `${gateway.url}/gateway?moved=1` });
         return { target: `${m.response}/onResult`, value: `two ${req.url} ${(m.headers.Session as string) ?? ''}` };
+      case 'session.third':
+        return { target: `${m.response}/onResult`, value: `three ${req.url}` };
       default:
         return { target: `${m.response}/onStatus`, value: { level: 'error', code: 'Server.Processing', description: `no method ${m.target}` } };
     }
@@ -268,9 +272,9 @@ it('a plain NetConnection to http://: connect, addHeader, call with and without 
   expect(got[1]).toMatchObject({ target: 'echo.same', args: ['fire and forget'] });
 });
 
-it('the gateway headers AppendToGatewayUrl and RequestPersistentHeader apply to later calls', async () => {
+it('the gateway headers AppendToGatewayUrl, RequestPersistentHeader and ReplaceGatewayUrl apply to later calls', async () => {
   expect(await c.call('again', `${gateway.url}/gateway`)).toBe(true);
-  expect(await logUntil(2)).toEqual(['first one', 'second two /gateway?PHPSESSID=abc xyz']);
+  expect(await logUntil(3)).toEqual(['first one', 'second two /gateway?PHPSESSID=abc xyz', 'third three /gateway?moved=1']);
 });
 
 it("a length-0 answer (PyAMF's fixture) settles the call", async () => {

@@ -56,6 +56,19 @@ Client.prototype.dom = function () {
   return out;
 };
 
+Client.prototype.deep = function (n) {
+  var src = "";
+  for (var i = 0; i < n; i++) src += "<d>";
+  src += "x";
+  for (var j = 0; j < n; j++) src += "</d>";
+  var x = new XML(src);
+  if (x.status != 0) return { status: x.status };
+  var copy = x.cloneNode(true);
+  var depth = 0;
+  for (var c = copy.firstChild; c != null && c.nodeType == 1; c = c.firstChild) depth++;
+  return { status: x.status, length: x.toString().length, depth: depth };
+};
+
 Client.prototype.echoXml = function (doc) {
   // An XMLDocument from the client arrives as an XML object, and goes back as one.
   return [doc instanceof XML, doc.firstChild.nodeName, doc.firstChild.attributes.k, doc];
@@ -237,6 +250,11 @@ describe('XML DOM', () => {
     });
     const kept = (await c.call('parse', '<a>\n <b/>\n</a>', false)) as Record<string, unknown>;
     expect(kept.text).toBe('<a>\n <b />\n</a>');
+  });
+
+  it('a document nested 50,000 deep is parsed, cloned and written without recursion; past the limits, status -7', async () => {
+    expect(await c.call('deep', 50_000)).toEqual({ status: 0, length: 50_000 * 7 + 1, depth: 50_000 });
+    expect(await c.call('deep', 100_001)).toEqual({ status: -7 });
   });
 
   it('an XMLDocument crosses AMF both ways as an XML object', async () => {
