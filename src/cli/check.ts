@@ -139,7 +139,11 @@ async function checkApp(
   const mainDir = scripts.main ? path.dirname(scripts.main) : app.dir;
   const display = (file: string): string => {
     const rel = path.relative(app.dir, file);
-    return (rel.startsWith('..') ? file : rel).split(path.sep).join('/');
+    if (!rel.startsWith('..')) return rel.split(path.sep).join('/');
+    // ssas's own scriptlib, named as load() names it.
+    const lib = path.relative(BUNDLED_SCRIPTLIB, file);
+    if (!lib.startsWith('..') && !path.isAbsolute(lib)) return `(ssas scriptlib) ${lib.split(path.sep).join('/')}`;
+    return file;
   };
   const queue = [scripts.secure, scripts.main].filter((f): f is string => f !== null);
   const seen = new Set<string>(queue);

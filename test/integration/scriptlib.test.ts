@@ -111,7 +111,7 @@ it('ssas check follows load() into --scriptlib folders, or into ssas\'s own scri
   expect(withLib.errors).toBe(0);
   // Without --scriptlib, ssas's own components.asc and the files it loads are followed.
   const r = await runTracked(process.execPath, [SSAS_BIN, 'check', apps], { timeoutMs: 30_000 });
-  expect(r.stdout).toMatch(/scriptlib\/components\.asc/);
+  expect(r.stdout).toMatch(/\(ssas scriptlib\) components\.asc/);
   expect(r.stdout).not.toMatch(/not found/);
   expect(r.code).toBe(0);
   const ok = await runTracked(process.execPath, [SSAS_BIN, 'check', apps, '--scriptlib', `${lib1};${lib2}`], { timeoutMs: 30_000 });
