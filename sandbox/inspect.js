@@ -83,6 +83,9 @@ function ssasInspect(S) {
       if (typeof v === 'function' && /^[A-Z]/.test(name)) {
         members[name] = Object.getOwnPropertyNames(v);
         if (v.prototype && typeof v.prototype === 'object') members[name + '.prototype'] = chainNames(v.prototype, null);
+      } else if (v !== null && typeof v === 'object' && /^[A-Z]/.test(name)) {
+        // Static-only classes (SHA256).
+        members[name] = Object.getOwnPropertyNames(v);
       }
     }
     members.application = chainNames(S.application, null);

@@ -29,7 +29,7 @@ function ssasNetConnection(S) {
     // @ts-ignore called without new
     if (!(this instanceof NetConnection)) return new NetConnection();
     var id = nextNc++;
-    var state = { isConnected: false, uri: null, objectEncoding: boot.ncObjectEncoding === 0 ? 0 : 3, everConnected: false, protocol: '' };
+    var state = { isConnected: false, uri: null, objectEncoding: boot.ncObjectEncoding === 0 ? 0 : 3, encodingSet: false, everConnected: false, protocol: '' };
     hidden(this, '__ssasNcId', id);
     hidden(this, '__ssasState', state);
     Object.defineProperty(this, 'isConnected', {
@@ -52,7 +52,10 @@ function ssasNetConnection(S) {
       set: function (v) {
         // Settable before connect (FMS 3); 0 and 3 are the only encodings.
         var n = Number(v);
-        if (n === 0 || n === 3) state.objectEncoding = n;
+        if (n === 0 || n === 3) {
+          state.objectEncoding = n;
+          state.encodingSet = true;
+        }
       },
     });
     connections.set(id, this);
@@ -73,7 +76,14 @@ function ssasNetConnection(S) {
       throw new Error('NetConnection.connect(): RTMPS is not offered by ssas; use rtmp.');
     }
     if (protocol === 'http' || protocol === 'https') {
-      throw new Error('NetConnection.connect(): Flash Remoting over HTTP is not supported by ssas yet.');
+      // Flash Remoting: no connection to make, calls go to the gateway as they are made. AMF0 packets (what
+      // Flash Remoting gateways read) unless the script asked for AMF3 before connecting.
+      state.uri = uri;
+      state.protocol = protocol;
+      state.isConnected = true;
+      if (!state.encodingSet) state.objectEncoding = 0;
+      S.emit({ op: 'ncConnect', id: this.__ssasNcId, uri: uri, objectEncoding: state.objectEncoding, args: [] });
+      return true;
     }
     if (protocol !== 'rtmp' && protocol !== 'rtmfp') return false;
     state.uri = uri;

@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const chalk = require('chalk');
 
-const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [vod] [record] [republish] [sharedobject] [all] [options]
+const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [vod] [record] [republish] [sharedobject] [classes] [all] [options]
 
   fanout       0.6 Mbit/s stream to N players per server: server CPU %, RSS, players keeping up
   throughput   4 Mbit/s stream, players stepped up: CPU s per delivered GB, most players kept up (~3-4 min)
@@ -20,6 +20,7 @@ const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [v
   record       50 simultaneous recordings: MB/s written, CPU, every frame in the files, vs nginx-rtmp (~1 min)
   republish    streams republished to K remotes by main.asc NetStream vs nginx-rtmp push: CPU, latency (~2 min)
   sharedobject 200 clients on one shared object: change-to-arrival latency vs a script broadcastMsg relay (~1 min)
+  classes      script File.writeln/readln lines per second and a 1 MB XML parse, vs Node's fs / saxes (~30 s)
   (no name: fanout and decode; "all" runs every benchmark; --throughput adds throughput)
 
 options (environment variable in brackets):
@@ -43,6 +44,7 @@ options (environment variable in brackets):
   record:       --publishers N (default 50)   --record-sec SEC (seconds of the clip, default 20)
   republish:    --remotes 0,1,3,5   --streams N (media streams besides the probe, default 20)
   sharedobject: --so-clients N (default 200)   --so-sec SEC (default 20)
+  classes:      --lines N (default 200000)   --xml-mb MB (default 1)   --rounds R (default 5)
 `;
 
 /** @param {string[]} argv */
@@ -83,7 +85,7 @@ async function main() {
     process.stdout.write(HELP);
     return 0;
   }
-  const known = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'all'];
+  const known = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'classes', 'all'];
   for (const n of names) {
     if (!known.includes(n)) {
       process.stderr.write(`unknown benchmark "${n}"\n${HELP}`);
@@ -91,7 +93,7 @@ async function main() {
     }
   }
   let todo = names.length ? names : ['fanout', 'decode'];
-  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject'];
+  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'classes'];
   if (opts.throughput && !todo.includes('throughput')) todo.push('throughput');
   const quick = opts.quick === true;
   if (typeof opts['ssas-root'] === 'string' && opts['ssas-root']) process.env.BENCH_SSAS_ROOT = opts['ssas-root'];
@@ -111,6 +113,7 @@ async function main() {
   const { record } = require('./record');
   const { republish } = require('./republish');
   const { sharedobject } = require('./sharedobject');
+  const { classes } = require('./classes');
   // The newer benchmarks keep their own window lengths unless --warmup / --measure say otherwise.
   const warm = (/** @type {number} */ d) => (given('warmup', env.BENCH_WARMUP) ? num(opts.warmup, env.BENCH_WARMUP, d) : d);
   const meas = (/** @type {number} */ d) => (given('measure', env.BENCH_MEASURE) ? num(opts.measure, env.BENCH_MEASURE, d) : d);
@@ -186,6 +189,12 @@ async function main() {
         workers: workers2,
         seconds: num(opts['so-sec'], undefined, quick ? 5 : 20),
         periodMs: 1000,
+      });
+    } else if (name === 'classes') {
+      out.classes = await classes({
+        lines: num(opts.lines, undefined, quick ? 20000 : 200000),
+        xmlBytes: Math.round(num(opts['xml-mb'], undefined, 1) * 1024 * 1024),
+        rounds: num(opts.rounds, undefined, quick ? 2 : 5),
       });
     }
   }

@@ -372,6 +372,7 @@ export const SSAS_CLASSES: Record<string, ClassApi> = {
       'read',
       'readln',
       'readAll',
+      'readChar',
       'readByte',
       'write',
       'writeln',
@@ -425,6 +426,33 @@ export const SSAS_CLASSES: Record<string, ClassApi> = {
     ],
     events: ['onData', 'onHTTPStatus', 'onLoad'],
   },
+  XMLNode: {
+    statics: [],
+    members: [
+      'attributes',
+      'childNodes',
+      'firstChild',
+      'lastChild',
+      'localName',
+      'namespaceURI',
+      'nextSibling',
+      'nodeName',
+      'nodeType',
+      'nodeValue',
+      'parentNode',
+      'prefix',
+      'previousSibling',
+      'appendChild',
+      'cloneNode',
+      'getNamespaceForPrefix',
+      'getPrefixForNamespace',
+      'hasChildNodes',
+      'insertBefore',
+      'removeNode',
+      'toString',
+    ],
+    events: [],
+  },
   LoadVars: {
     statics: [],
     members: ['contentType', 'loaded', 'addRequestHeader', 'decode', 'getBytesLoaded', 'getBytesTotal', 'load', 'send', 'sendAndLoad'],
@@ -435,8 +463,49 @@ export const SSAS_CLASSES: Record<string, ClassApi> = {
   WebService: { statics: [], members: [], events: ['onLoad', 'onFault'] },
   SOAPCall: { statics: [], members: ['request', 'response'], events: ['onResult', 'onFault'] },
   SOAPFault: { statics: [], members: ['faultcode', 'faultstring', 'detail', 'element', 'faultactor'], events: [] },
-  Log: { statics: ['BRIEF', 'VERBOSE', 'DEBUG'], members: [], events: ['onLog'] },
-  ByteArray: { statics: [], members: ['length', 'position', 'bytesAvailable', 'objectEncoding', 'endian', 'readBytes', 'writeBytes', 'readUTF', 'writeUTF', 'readObject', 'writeObject', 'compress', 'uncompress', 'clear'], events: [] },
+  Log: { statics: ['BRIEF', 'VERBOSE', 'DEBUG'], members: ['logInfo', 'logDebug'], events: ['onLog'] },
+  ByteArray: {
+    statics: ['defaultObjectEncoding'],
+    members: [
+      'length',
+      'position',
+      'bytesAvailable',
+      'objectEncoding',
+      'endian',
+      'readBoolean',
+      'readByte',
+      'readUnsignedByte',
+      'readShort',
+      'readUnsignedShort',
+      'readInt',
+      'readUnsignedInt',
+      'readFloat',
+      'readDouble',
+      'readMultiByte',
+      'readUTF',
+      'readUTFBytes',
+      'readBytes',
+      'readObject',
+      'writeBoolean',
+      'writeByte',
+      'writeShort',
+      'writeInt',
+      'writeUnsignedInt',
+      'writeFloat',
+      'writeDouble',
+      'writeMultiByte',
+      'writeUTF',
+      'writeUTFBytes',
+      'writeBytes',
+      'writeObject',
+      'compress',
+      'uncompress',
+      'clear',
+      'toString',
+    ],
+    events: [],
+  },
+  SHA256: { statics: ['computeDigest', 'TYPE_ID'], members: [], events: [] },
 };
 
 /** The instance name used in reports for a class (`client.call`, `stream.play`). */
@@ -599,7 +668,7 @@ export function scanScript(code: string, opts: { xmlClass?: boolean } = {}): Sca
     }
 
     // --- SpiderMonkey-only names --------------------------------------------------------------------------
-    if (afterDot && SPIDERMONKEY_METHODS[v] && isOp(k + 1, '(')) {
+    if (afterDot && Object.prototype.hasOwnProperty.call(SPIDERMONKEY_METHODS, v) && isOp(k + 1, '(')) {
       uses.push({ api: `.${v}()`, kind: 'member', cls: SPIDERMONKEY_METHODS[v]!, name: v, line: t.line });
     }
     if (SPIDERMONKEY_MAGIC.has(v)) warn(t.line, `"${v}" is SpiderMonkey magic that V8 does not have`);
@@ -643,7 +712,8 @@ export function scanScript(code: string, opts: { xmlClass?: boolean } = {}): Sca
       }
       continue;
     }
-    const cls = classes[v] ? v : null;
+    // Own names only: `toString`, `constructor`... are not classes.
+    const cls = Object.prototype.hasOwnProperty.call(classes, v) ? v : null;
     if (cls) {
       if (isId(k - 1, 'new')) {
         use({ kind: 'class', cls, name: cls, line: t.line });
@@ -664,8 +734,8 @@ export function scanScript(code: string, opts: { xmlClass?: boolean } = {}): Sca
     if (isOp(k + 1, '=') && !isOp(k + 2, '=')) {
       const a = tok(k + 2);
       const b = tok(k + 3);
-      if (a && a.t === 'id' && a.v === 'new' && b && b.t === 'id' && classes[b.v]) vars.set(v, b.v);
-      else if (a && a.t === 'id' && classes[a.v] && isOp(k + 3, '.') && isId(k + 4, 'get')) vars.set(v, a.v);
+      if (a && a.t === 'id' && a.v === 'new' && b && b.t === 'id' && Object.prototype.hasOwnProperty.call(classes, b.v)) vars.set(v, b.v);
+      else if (a && a.t === 'id' && Object.prototype.hasOwnProperty.call(classes, a.v) && isOp(k + 3, '.') && isId(k + 4, 'get')) vars.set(v, a.v);
       else vars.delete(v);
     }
     const known = vars.get(v);
@@ -718,6 +788,8 @@ export function isSupported(u: ApiUse, apis: SandboxApis): boolean {
 
 /** Whether a use runs: supported by the sandbox, or provided by the application's own scripts. */
 export function useSupported(u: ApiUse, defines: Set<string>, apis: SandboxApis): boolean {
+  // Events the component framework raises: there when the application loads a framework (ssas's or FMS's).
+  if (u.cls === 'application' && (u.name === 'onConnectAccept' || u.name === 'onConnectReject')) return defines.has('gFrameworkFC');
   if (u.kind === 'global' && (defines.has(u.name) || apis.globals[u.name] === 'function')) return true;
   if (u.kind === 'global' && NON_SSAS_GLOBALS.includes(u.name)) return false;
   if (u.cls && defines.has(u.cls)) return true;

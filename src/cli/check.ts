@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import chalk from 'chalk';
-import { findAppScripts, readScriptSource, resolveLoadPath } from '../script/discovery';
+import { BUNDLED_SCRIPTLIB, findAppScripts, readScriptSource, resolveLoadPath } from '../script/discovery';
 import { checkSyntax } from '../script/script-logic';
 import { loadAppConfig, loadAppDefaults, type AppDefaults } from '../script/app-config';
 import { ScriptRuntime, type RuntimeHost } from '../script/runtime';
@@ -129,17 +129,21 @@ async function checkApp(
     report.notes.push({ severity: 'warning', line: 0, message: 'no script: clients are accepted and streams relayed, as FMS does without main.asc' });
     return report;
   }
-  let libs: string[] = scriptLibDirs;
+  let libs: string[] = [...scriptLibDirs, BUNDLED_SCRIPTLIB];
   try {
     if (defaults instanceof Error) throw defaults;
-    libs = [...(await loadAppConfig(app.dir, { defaults })).scriptLibPath, ...scriptLibDirs];
+    libs = [...(await loadAppConfig(app.dir, { defaults })).scriptLibPath, ...scriptLibDirs, BUNDLED_SCRIPTLIB];
   } catch (err) {
     report.notes.push({ severity: 'error', line: 0, message: `Application.xml: ${message(err)}` });
   }
   const mainDir = scripts.main ? path.dirname(scripts.main) : app.dir;
   const display = (file: string): string => {
     const rel = path.relative(app.dir, file);
-    return (rel.startsWith('..') ? file : rel).split(path.sep).join('/');
+    if (!rel.startsWith('..')) return rel.split(path.sep).join('/');
+    // ssas's own scriptlib, named as load() names it.
+    const lib = path.relative(BUNDLED_SCRIPTLIB, file);
+    if (!lib.startsWith('..') && !path.isAbsolute(lib)) return `(ssas scriptlib) ${lib.split(path.sep).join('/')}`;
+    return file;
   };
   const queue = [scripts.secure, scripts.main].filter((f): f is string => f !== null);
   const seen = new Set<string>(queue);

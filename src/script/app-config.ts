@@ -36,12 +36,17 @@
  *   `JSEngine/NetConnection/ObjectEncoding`, `NetConnection/ObjectEncoding`, `Client/ObjectEncoding`,
  *   `ObjectEncoding` is used; values 0, 3, AMF0, AMF3. Default 3 (FMS 3: server-to-server NetConnections
  *   default to AMF3).
+ * - `network` (ours: FMS had no such setting): `JSEngine/NetworkAccess` limits what scripts reach over the
+ *   network (XML, LoadVars, WebService, Flash Remoting, XMLSocket): `Allow` (repeatable: `host`,
+ *   `host:port`, `*.domain`, `*`; without any, every host may be reached, as on FMS), `Timeout` (seconds a
+ *   request may take in all, default 30), `MaxResponseSize` (KB, default 16384), `MaxRedirects` (default 5).
  * Relative directories resolve against the folder holding Application.xml (the application folder).
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { ConfigError, isSsasError } from '../errors';
 import { XmlNode, childElements, parseXmlStrict, textContent } from '../util/xml';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../net/http-client';
 
 export interface VirtualDirectoryMapping {
   /** Normalised virtual prefix: leading `/`, no trailing `/` (the root mapping is `/`). */
@@ -109,6 +114,8 @@ export interface AppConfig {
   bandwidthCap: BandwidthLimits;
   allowDebugDefault: boolean;
   objectEncoding: 0 | 3;
+  /** What scripts may reach over the network, and the limits of each request. */
+  network: HttpLimits;
 }
 
 export interface AppConfigOptions {
@@ -149,6 +156,7 @@ function cloneAppConfig(c: AppConfig): AppConfig {
     bandwidthDetection: { ...c.bandwidthDetection },
     bandwidth: { ...c.bandwidth },
     bandwidthCap: { ...c.bandwidthCap },
+    network: { ...c.network, allow: c.network.allow === null ? null : [...c.network.allow] },
   };
 }
 
@@ -169,6 +177,7 @@ export function defaultAppConfig(): AppConfig {
     bandwidthCap: {},
     allowDebugDefault: false,
     objectEncoding: 3,
+    network: { ...DEFAULT_HTTP_LIMITS },
   };
 }
 
@@ -428,6 +437,21 @@ export function parseAppConfig(xmlText: string, file: string, opts: AppConfigOpt
     if (v === '0' || v === 'AMF0') cfg.objectEncoding = 0;
     else if (v === '3' || v === 'AMF3') cfg.objectEncoding = 3;
     else r.fail(encEl, enc, 'must be 0, 3, AMF0 or AMF3');
+  }
+  const net = fromEngine(['NetworkAccess']) ?? r.one(root, ['NetworkAccess']);
+  if (net) {
+    const allow = r.all(net, ['Allow']).map((el) => r.text(el)).filter((v): v is string => v !== undefined);
+    for (const el of r.all(net, ['Allow'])) {
+      const v = r.text(el);
+      if (v !== undefined && !/^(\*|\*\.[^\s:*]+|\[[0-9a-fA-F:.]+\]|[^\s:*\[\]]+)(:(\d{1,5}|\*))?$/.test(v)) r.fail(el, v, 'must be a host, host:port, *.domain or *');
+    }
+    if (allow.length > 0) cfg.network.allow = [...allow, ...(cfg.network.allow ?? [])];
+    const timeout = r.number(r.one(net, ['Timeout']), 0.001, 86_400, false);
+    if (timeout !== undefined) cfg.network.timeoutMs = Math.round(timeout * 1000);
+    const size = r.number(r.one(net, ['MaxResponseSize']), 1, 4 * 1024 * 1024, true);
+    if (size !== undefined) cfg.network.maxResponseBytes = size * 1024;
+    const redirects = r.number(r.one(net, ['MaxRedirects']), 0, 100, true);
+    if (redirects !== undefined) cfg.network.maxRedirects = redirects;
   }
   cfg.fileObjectVirtualDirs.push(...baseFileDirs);
   cfg.streams.virtualDirectories.push(...baseStreamDirs);

@@ -285,6 +285,13 @@ export async function resolveLoadPath(
 }
 
 /**
+ * ssas's own scriptlib (sandbox/scriptlib): netservices.asc, components.asc, framework.asc and the
+ * communication components, written for ssas from the documented APIs. Searched by load() after every
+ * other folder, so an FMS scriptlib named with --scriptlib (Adobe's files) wins.
+ */
+export const BUNDLED_SCRIPTLIB = path.join(__dirname, '..', '..', 'sandbox', 'scriptlib');
+
+/**
  * Files of the scriptlib folder FMS installed (the communication components framework, Flash Remoting's
  * netservices, the web services helpers). They are Adobe's; ssas does not ship them.
  */

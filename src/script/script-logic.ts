@@ -16,7 +16,7 @@ import type { LiveStream } from '../server/live-stream';
 import { Status } from '../server/status';
 import { ScriptRuntime, type HostRequest, type RuntimeHost, type ScriptOp, type StatementOutcome, type StatementRun } from './runtime';
 import { fromIsolate, toIsolate } from './marshal';
-import { readScriptSource, resolveLoadPath } from './discovery';
+import { BUNDLED_SCRIPTLIB, readScriptSource, resolveLoadPath } from './discovery';
 import type { AppConfig } from './app-config';
 import { checkBandwidth } from '../server/bandwidth';
 
@@ -439,7 +439,7 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
   /** load(): resolve (app folder, then the script libraries), read and syntax-check a script file. */
   async #load(requested: string): Promise<{ code: string; filename: string }> {
     const mainDir = this.files.main ? path.dirname(this.files.main) : this.instance.app.dir;
-    const file = await resolveLoadPath(mainDir, requested, [...this.config.scriptLibPath, ...this.#opts.scriptLibDirs], {
+    const file = await resolveLoadPath(mainDir, requested, [...this.config.scriptLibPath, ...this.#opts.scriptLibDirs, BUNDLED_SCRIPTLIB], {
       appDir: this.instance.app.dir,
     });
     return this.#readChecked(file);

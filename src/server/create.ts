@@ -15,6 +15,11 @@ import { StreamExtension } from '../script/stream-extension';
 import { NetExtension } from '../script/net-extension';
 import { SharedObjectFeature } from './so-feature';
 import { SharedObjectExtension } from '../script/so-extension';
+import { HttpExtension } from '../script/http-extension';
+import { FileExtension } from '../script/file-extension';
+import { CodecExtension } from '../script/codec-extension';
+import { SocketExtension } from '../script/socket-extension';
+import { RemotingExtension } from '../script/remoting-extension';
 import { isSsasError } from '../errors';
 
 const log = getLogger('server');
@@ -37,7 +42,9 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const streams = new StreamExtension();
   const net = new NetExtension(streams);
   const sharedObjects = new SharedObjectFeature();
-  const extensions: ScriptExtension[] = [streams, net, new SharedObjectExtension(sharedObjects, net)];
+  const http = new HttpExtension();
+  // Remoting goes before the NetConnection feature: it takes the ops of http:// and https:// connections.
+  const extensions: ScriptExtension[] = [streams, new RemotingExtension(http, net), net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension(), new SocketExtension()];
   const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,

@@ -1,23 +1,21 @@
 /**
- * A small, tolerant, dependency-free XML parser and serializer shaped after the ActionScript 2.0 XML class
- * (XMLDocument/XMLNode as documented in the Flash 5-8 ActionScript references: `XML.status`, `XML.xmlDecl`,
- * `XML.docTypeDecl`, `XML.ignoreWhite`), used for Application.xml and as the model of the SSAS `XML` class.
+ * XML documents on the host (Application.xml, Vhost.xml, SOAP and remoting fixtures in tests), in the shape of
+ * the ActionScript 2.0 XML class (XMLDocument/XMLNode: `XML.status`, `XML.xmlDecl`, `XML.docTypeDecl`,
+ * `XML.ignoreWhite`). The parsing is saxes through sandbox/xml-parse.js, the same file the sandbox's XML class
+ * parses with, so a configuration file and a script's XML object are read by one parser with one set of
+ * leniencies and one mapping of problems to Flash's status codes (see that file).
  *
- * Like Flash, parsing never throws: it stops at the first problem and reports it through the numeric
- * `status` codes of AS2 `XML.status` (see XmlStatus), keeping the nodes built so far. `parseXmlStrict` is
- * the throwing variant for configuration files.
- *
- * The parser and the serializer are iterative (an explicit stack, no recursion), so a hostile document with
- * a million nested elements cannot overflow the JS stack; every scan is a forward indexOf or a single pass,
- * so unterminated constructs cost linear time. Node, depth and attribute counts have limits; exceeding one
- * reports -7, Flash's "out of memory".
- *
- * Deliberate leniencies (Flash accepted them too, or they cost nothing): several top-level elements and
- * top-level text (an AS2 XML object is a fragment), unknown entities kept literally (`&nbsp;` stays
- * `&nbsp;`), a bare `&` kept, attributes without whitespace between them, any non-delimiter character in
- * names, `xmlns`/prefixes kept as plain names. Not supported: DTD entity declarations, external entities
- * (never fetched), encodings other than the JS string given.
+ * `parseXml` never throws for bad input: it stops at the first problem and reports it through `status`
+ * (see XmlStatus), keeping the nodes built so far. `parseXmlStrict` is the throwing variant for configuration
+ * files. Node, depth and attribute counts have limits; exceeding one reports -7, Flash's "out of memory".
+ * saxes is a state machine and the tree is built and serialized iteratively, so a hostile document with a
+ * million nested elements cannot overflow the stack. DTD entity declarations are not expanded and external
+ * entities are never fetched.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { SaxesParser } from 'saxes';
 import { ConfigError } from '../errors';
 
 /** AS2 `XML.status` values. */
@@ -105,53 +103,8 @@ export interface XmlParseOptions {
   maxAttributes?: number;
 }
 
-const DEFAULT_MAX_NODES = 2_000_000;
-const DEFAULT_MAX_DEPTH = 1_000_000;
-const DEFAULT_MAX_ATTRIBUTES = 65_536;
-
-/** Character codes the scanner compares against. */
-const Ch = {
-  Tab: 9,
-  Lf: 10,
-  Cr: 13,
-  Space: 32,
-  Bang: 33,
-  DQuote: 34,
-  Amp: 38,
-  SQuote: 39,
-  Slash: 47,
-  Lt: 60,
-  Eq: 61,
-  Gt: 62,
-  Question: 63,
-  LBracket: 91,
-  RBracket: 93,
-} as const;
-
-function isWs(c: number): boolean {
-  return c === Ch.Space || c === Ch.Lf || c === Ch.Tab || c === Ch.Cr;
-}
-
-/** Characters that end a name; everything else may appear in one (tolerant). */
-function isNameChar(c: number): boolean {
-  return !(
-    isWs(c) ||
-    c === Ch.Slash ||
-    c === Ch.Gt ||
-    c === Ch.Lt ||
-    c === Ch.Eq ||
-    c === Ch.DQuote ||
-    c === Ch.SQuote ||
-    c === Ch.Bang ||
-    c === Ch.Question ||
-    c === Ch.Amp ||
-    Number.isNaN(c)
-  );
-}
-
 function isWhitespaceOnly(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (!isWs(s.charCodeAt(i))) return false;
-  return true;
+  return /^[ \t\r\n]*$/.test(s);
 }
 
 const entityRe = /&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(lt|gt|amp|quot|apos));/g;
@@ -214,7 +167,7 @@ export function lineColumnAt(text: string, offset: number): { line: number; colu
   const end = Math.min(offset, text.length);
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c === Ch.Lf || (c === Ch.Cr && text.charCodeAt(i + 1) !== Ch.Lf)) {
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
       line++;
       lineStart = i + 1;
     }
@@ -222,14 +175,43 @@ export function lineColumnAt(text: string, offset: number): { line: number; colu
   return { line, column: end - lineStart + 1 };
 }
 
-/** Thrown internally to stop the parse with a status; never escapes parseXml. */
-class Stop {
-  constructor(
-    readonly status: XmlStatusCode,
-    readonly offset: number,
-    readonly detail: string,
-  ) {}
-}
+/** The shared parser (sandbox/xml-parse.js), loaded once: plain JS the sandbox concatenates too. */
+type SharedParse = (
+  parser: typeof SaxesParser,
+  text: string,
+  opts: XmlParseOptions,
+  build: {
+    element(parent: XmlNode, name: string, attributes: Record<string, string>): XmlNode;
+    text(parent: XmlNode, value: string, cdata: boolean): void;
+    comment(parent: XmlNode, value: string): void;
+    instruction(parent: XmlNode, target: string, body: string): void;
+  },
+  root: XmlNode,
+) => { status: number; xmlDecl: string | undefined; docTypeDecl: string | undefined; error: { offset: number; message: string } | undefined };
+
+const sharedParseFile = path.join(__dirname, '..', '..', 'sandbox', 'xml-parse.js');
+const sharedParse = vm.runInThisContext(`(function () {\n${fs.readFileSync(sharedParseFile, 'utf8')}\nreturn ssasXmlParse;\n})()`, {
+  filename: sharedParseFile,
+  lineOffset: -1,
+}) as SharedParse;
+
+const builder = {
+  element(parent: XmlNode, name: string, attributes: Record<string, string>): XmlNode {
+    const node = newNode(1, name, null, parent);
+    node.attributes = attributes;
+    parent.childNodes.push(node);
+    return node;
+  },
+  text(parent: XmlNode, value: string, cdata: boolean): void {
+    parent.childNodes.push(newNode(cdata ? 4 : 3, null, value, parent));
+  },
+  comment(parent: XmlNode, value: string): void {
+    parent.childNodes.push(newNode(8, null, value, parent));
+  },
+  instruction(parent: XmlNode, target: string, body: string): void {
+    parent.childNodes.push(newNode(7, target, body, parent));
+  },
+};
 
 /**
  * Parses `text` into a document. Never throws for bad input: check `doc.status` (0 means success). On an
@@ -238,178 +220,15 @@ class Stop {
 export function parseXml(text: string, opts: XmlParseOptions = {}): XmlDocument {
   const doc = createDocument();
   const src = String(text);
-  const n = src.length;
-  const ignoreWhite = opts.ignoreWhite === true;
-  const keepComments = opts.keepComments !== false;
-  const cdataAsText = opts.cdataAsText === true;
-  const maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const maxAttributes = opts.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES;
-
-  const stack: XmlNode[] = [doc];
-  let current: XmlNode = doc;
-  let nodeCount = 0;
-
-  const append = (node: XmlNode, at: number): void => {
-    if (++nodeCount > maxNodes) throw new Stop(XmlStatus.OUT_OF_MEMORY, at, `more than ${maxNodes} nodes`);
-    node.parentNode = current;
-    current.childNodes.push(node);
-  };
-  const addText = (raw: string, at: number): void => {
-    if (raw.length === 0) return;
-    if (ignoreWhite && isWhitespaceOnly(raw)) return;
-    append(newNode(3, null, decodeXmlEntities(raw), null), at);
-  };
-  const skipWs = (p: number): number => {
-    while (p < n && isWs(src.charCodeAt(p))) p++;
-    return p;
-  };
-  const readName = (p: number): number => {
-    while (p < n && isNameChar(src.charCodeAt(p))) p++;
-    return p;
-  };
-
-  let i = src.charCodeAt(0) === 0xfeff ? 1 : 0;
-  try {
-    while (i < n) {
-      const lt = src.indexOf('<', i);
-      if (lt === -1) {
-        addText(src.slice(i), i);
-        i = n;
-        break;
-      }
-      if (lt > i) addText(src.slice(i, lt), i);
-      const c1 = src.charCodeAt(lt + 1);
-
-      if (c1 === Ch.Bang) {
-        if (src.startsWith('<!--', lt)) {
-          const end = src.indexOf('-->', lt + 4);
-          if (end === -1) throw new Stop(XmlStatus.COMMENT_NOT_TERMINATED, lt, 'comment without -->');
-          if (keepComments) append(newNode(8, null, src.slice(lt + 4, end), null), lt);
-          i = end + 3;
-        } else if (src.startsWith('<![CDATA[', lt)) {
-          const end = src.indexOf(']]>', lt + 9);
-          if (end === -1) throw new Stop(XmlStatus.CDATA_NOT_TERMINATED, lt, 'CDATA section without ]]>');
-          append(newNode(cdataAsText ? 3 : 4, null, src.slice(lt + 9, end), null), lt);
-          i = end + 3;
-        } else if (src.slice(lt + 2, lt + 9).toUpperCase() === 'DOCTYPE') {
-          const end = findDoctypeEnd(src, lt + 9);
-          if (end === -1) throw new Stop(XmlStatus.DOCTYPE_NOT_TERMINATED, lt, 'DOCTYPE without closing >');
-          doc.docTypeDecl = src.slice(lt, end + 1);
-          i = end + 1;
-        } else {
-          throw new Stop(XmlStatus.MALFORMED_ELEMENT, lt, 'unknown markup declaration after <!');
-        }
-      } else if (c1 === Ch.Question) {
-        const end = src.indexOf('?>', lt + 2);
-        if (end === -1) throw new Stop(XmlStatus.XML_DECL_NOT_TERMINATED, lt, 'processing instruction without ?>');
-        const targetEnd = readName(lt + 2);
-        const target = src.slice(lt + 2, targetEnd);
-        if (target.toLowerCase() === 'xml') {
-          doc.xmlDecl = (doc.xmlDecl ?? '') + src.slice(lt, end + 2);
-        } else {
-          const data = src.slice(skipWs(targetEnd), end);
-          append(newNode(7, target, data, null), lt);
-        }
-        i = end + 2;
-      } else if (c1 === Ch.Slash) {
-        const nameEnd = readName(lt + 2);
-        const name = src.slice(lt + 2, nameEnd);
-        const p = skipWs(nameEnd);
-        if (name.length === 0 || src.charCodeAt(p) !== Ch.Gt) {
-          throw new Stop(XmlStatus.MALFORMED_ELEMENT, lt, `malformed end tag </${name}`);
-        }
-        if (current === doc || current.nodeName !== name) {
-          throw new Stop(XmlStatus.END_TAG_NOT_MATCHED, lt, `end tag </${name}> does not match an open element`);
-        }
-        stack.pop();
-        current = stack[stack.length - 1];
-        i = p + 1;
-      } else {
-        i = parseStartTag(lt);
-      }
-    }
-    if (stack.length > 1) {
-      throw new Stop(XmlStatus.START_TAG_NOT_MATCHED, n, `<${current.nodeName}> is never closed`);
-    }
-  } catch (e) {
-    if (!(e instanceof Stop)) throw e;
-    doc.status = e.status;
-    const { line, column } = lineColumnAt(src, e.offset);
-    doc.error = { offset: e.offset, line, column, message: `${xmlStatusMessage(e.status)}: ${e.detail}` };
+  const out = sharedParse(SaxesParser, src, opts, builder, doc);
+  doc.status = out.status as XmlStatusCode;
+  doc.xmlDecl = out.xmlDecl;
+  doc.docTypeDecl = out.docTypeDecl;
+  if (out.error) {
+    const { line, column } = lineColumnAt(src, out.error.offset);
+    doc.error = { offset: out.error.offset, line, column, message: `${xmlStatusMessage(out.status)} (${out.error.message})` };
   }
   return doc;
-
-  /** Parses `<name attr="v" ...>` or `.../>` starting at `lt`; returns the offset after it. */
-  function parseStartTag(lt: number): number {
-    const nameEnd = readName(lt + 1);
-    if (nameEnd === lt + 1) throw new Stop(XmlStatus.MALFORMED_ELEMENT, lt, 'a < not followed by a tag name');
-    const el = newNode(1, src.slice(lt + 1, nameEnd), null, null);
-    let attrCount = 0;
-    let p = nameEnd;
-    for (;;) {
-      p = skipWs(p);
-      if (p >= n) throw new Stop(XmlStatus.MALFORMED_ELEMENT, lt, `<${el.nodeName}> tag not closed`);
-      const c = src.charCodeAt(p);
-      if (c === Ch.Gt) {
-        append(el, lt);
-        if (stack.length > maxDepth) {
-          throw new Stop(XmlStatus.OUT_OF_MEMORY, lt, `elements nested more than ${maxDepth} deep`);
-        }
-        stack.push(el);
-        current = el;
-        return p + 1;
-      }
-      if (c === Ch.Slash) {
-        if (src.charCodeAt(p + 1) !== Ch.Gt) throw new Stop(XmlStatus.MALFORMED_ELEMENT, p, 'a / not followed by >');
-        append(el, lt);
-        return p + 2;
-      }
-      const attrEnd = readName(p);
-      if (attrEnd === p) {
-        throw new Stop(XmlStatus.MALFORMED_ELEMENT, p, `unexpected character in <${el.nodeName}> tag`);
-      }
-      const attrName = src.slice(p, attrEnd);
-      p = skipWs(attrEnd);
-      if (src.charCodeAt(p) !== Ch.Eq) {
-        throw new Stop(XmlStatus.MALFORMED_ELEMENT, p, `attribute ${attrName} without =`);
-      }
-      p = skipWs(p + 1);
-      const q = src.charCodeAt(p);
-      if (q !== Ch.DQuote && q !== Ch.SQuote) {
-        if (p >= n) throw new Stop(XmlStatus.ATTRIBUTE_NOT_TERMINATED, p, `attribute ${attrName} has no value`);
-        throw new Stop(XmlStatus.MALFORMED_ELEMENT, p, `attribute ${attrName} value is not quoted`);
-      }
-      const close = src.indexOf(q === Ch.DQuote ? '"' : "'", p + 1);
-      if (close === -1) throw new Stop(XmlStatus.ATTRIBUTE_NOT_TERMINATED, p, `attribute ${attrName} value not closed`);
-      if (++attrCount > maxAttributes) {
-        throw new Stop(XmlStatus.OUT_OF_MEMORY, p, `more than ${maxAttributes} attributes on <${el.nodeName}>`);
-      }
-      // Later duplicates win, as assignment to the AS2 attributes object would.
-      el.attributes[attrName] = decodeXmlEntities(src.slice(p + 1, close));
-      p = close + 1;
-    }
-  }
-}
-
-/** Finds the `>` closing a DOCTYPE, skipping an internal subset `[...]` and quoted literals. */
-function findDoctypeEnd(src: string, from: number): number {
-  let inSubset = false;
-  for (let p = from; p < src.length; p++) {
-    const c = src.charCodeAt(p);
-    if (c === Ch.DQuote || c === Ch.SQuote) {
-      const close = src.indexOf(c === Ch.DQuote ? '"' : "'", p + 1);
-      if (close === -1) return -1;
-      p = close;
-    } else if (c === Ch.LBracket) {
-      inSubset = true;
-    } else if (c === Ch.RBracket) {
-      inSubset = false;
-    } else if (c === Ch.Gt && !inSubset) {
-      return p;
-    }
-  }
-  return -1;
 }
 
 /**

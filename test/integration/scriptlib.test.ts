@@ -1,10 +1,11 @@
 /**
  * FMS's server-wide scriptlib: applications written for FMS `load("components.asc")`, `load("framework.asc")`
  * and friends from the scriptlib folder of the FMS installation. ssas does not ship Adobe's files; a user
- * names their copy with `--scriptlib` (serve, repl, run, check). Checked with the real `ssas serve` process
- * and our client: the search order (main script folder, application folder, Application.xml ScriptLibPath,
- * then --scriptlib folders in order), sub-folders (`components/chat.asc`), and the message a missing FMS
- * scriptlib file gives.
+ * names their copy with `--scriptlib` (serve, repl, run, check), and without one ssas's own netservices.asc,
+ * components.asc and framework.asc are found. Checked with the real `ssas serve` process and our client: the
+ * search order (main script folder, application folder, Application.xml ScriptLibPath, then --scriptlib
+ * folders in order, then ssas's scriptlib), sub-folders (`components/chat.asc`), and the message a missing
+ * FMS scriptlib file ssas does not ship gives.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -61,17 +62,27 @@ it('ssas serve --scriptlib "A;B": load() finds components.asc, framework.asc, co
   }
 }, 30_000);
 
-it('without it, the script stops at that load() with a message that names the file and says where it comes from', async () => {
+it('without it, load("components.asc") and load("netservices.asc") find ssas\'s own scriptlib; an FMS file ssas does not ship stops the script with a message that names it', async () => {
   const logs: string[] = [];
   const removeSink = addLogSink((r) => logs.push(r.message));
   const server = createServer({ appsDir: apps, port: 0 });
   const { url } = await server.listen();
+  fs.mkdirSync(path.join(apps, 'bundled'), { recursive: true });
+  fs.writeFileSync(
+    path.join(apps, 'bundled', 'main.asc'),
+    'load("components.asc");\nload("netservices.asc");\nClient.prototype.kinds = function () { return [typeof gFrameworkFC.getClientGlobals, typeof NetServices.createGatewayConnection, typeof FCChat]; };\n',
+  );
   try {
+    const b = await RtmpClient.connect(`${url}/bundled`);
+    expect(await b.call('kinds')).toEqual(['function', 'function', 'function']);
+    b.close();
     // As on FMS, a top-level error stops the rest of the script, not the instance: the connect is accepted
     // (no onConnect was reached) and the methods defined after the load() do not exist.
-    const c = await RtmpClient.connect(`${url}/legacy`);
-    await expect(c.call('loaded')).rejects.toMatchObject({ info: { code: 'NetConnection.Call.Failed' } });
-    const line = logs.find((l) => l.includes('load("components.asc"): not found'));
+    fs.mkdirSync(path.join(apps, 'notshipped'), { recursive: true });
+    fs.writeFileSync(path.join(apps, 'notshipped', 'main.asc'), 'load("netdebug.asc");\nClient.prototype.after = function () { return 1; };\n');
+    const c = await RtmpClient.connect(`${url}/notshipped`);
+    await expect(c.call('after')).rejects.toMatchObject({ info: { code: 'NetConnection.Call.Failed' } });
+    const line = logs.find((l) => l.includes('load("netdebug.asc"): not found'));
     expect(line).toMatch(/Application\.Script\.Error/);
     expect(line).toContain('scriptlib folder of an FMS installation');
     expect(line).toContain('--scriptlib');
@@ -86,19 +97,23 @@ it('without it, the script stops at that load() with a message that names the fi
   } finally {
     removeSink();
     fs.writeFileSync(path.join(apps, 'own', 'main.asc'), MAIN);
+    fs.rmSync(path.join(apps, 'bundled'), { recursive: true, force: true });
+    fs.rmSync(path.join(apps, 'notshipped'), { recursive: true, force: true });
     await server.close();
   }
 });
 
-it('ssas check follows load() into --scriptlib folders, and says where a missing FMS file comes from', async () => {
+it('ssas check follows load() into --scriptlib folders, or into ssas\'s own scriptlib without them', async () => {
   const withLib = await runCheck(apps, [lib1, lib2]);
   const legacy = withLib.apps.find((a) => a.name === 'legacy')!;
   expect(legacy.files.map((f) => f.file)).toEqual(expect.arrayContaining(['main.asc']));
   expect(legacy.files.length).toBeGreaterThanOrEqual(4);
   expect(withLib.errors).toBe(0);
+  // Without --scriptlib, ssas's own components.asc and the files it loads are followed.
   const r = await runTracked(process.execPath, [SSAS_BIN, 'check', apps], { timeoutMs: 30_000 });
-  expect(r.code).toBe(1);
-  expect(r.stdout).toMatch(/load\("components\.asc"\): not found; .*scriptlib folder of an FMS installation/);
+  expect(r.stdout).toMatch(/\(ssas scriptlib\) components\.asc/);
+  expect(r.stdout).not.toMatch(/not found/);
+  expect(r.code).toBe(0);
   const ok = await runTracked(process.execPath, [SSAS_BIN, 'check', apps, '--scriptlib', `${lib1};${lib2}`], { timeoutMs: 30_000 });
   expect(ok.stdout).not.toMatch(/not found/);
   expect(ok.code).toBe(0);

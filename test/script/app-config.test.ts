@@ -41,6 +41,7 @@ describe('defaultAppConfig', () => {
       bandwidthCap: {},
       allowDebugDefault: false,
       objectEncoding: 3,
+      network: { allow: null, timeoutMs: 30_000, maxResponseBytes: 16 * 1024 * 1024, maxRedirects: 5 },
     });
     d.streams.virtualDirectories.push({ prefix: '/', dir: '/x' });
     expect(defaultAppConfig().streams.virtualDirectories).toEqual([]);

@@ -152,6 +152,13 @@ function desc(v, path, seen) {
   if (t !== 'object') return t;
   for (var i = 0; i < seen.length; i++) if (seen[i].o === v) return '@' + seen[i].p;
   seen.push({ o: v, p: path });
+  // XML documents and ByteArrays arrive as the SSAS classes (issue 14): described by their content.
+  if (typeof XML === 'function' && v instanceof XML) return 'XML' + esc(v.toString());
+  if (typeof ByteArray === 'function' && v instanceof ByteArray) {
+    var bytes = [];
+    for (var b = 0; b < v.length; b++) bytes.push(v[b]);
+    return 'ByteArray[' + bytes.join(',') + ']';
+  }
   var out = protoName(v);
   if (v instanceof Date) return out + '(' + num(v.getTime()) + ')';
   if (Array.isArray(v)) out += '#' + v.length;
@@ -888,13 +895,13 @@ describe('bail cases work end to end', () => {
       { what: 'ECMA array', args: A.ecma([['0', A.str('a')], ['k', A.bool(true)]]), sandbox: false, expected: '1||Array#1{"0"wec="a","k"wec=true}' },
       { what: 'ECMA array with named keys only', args: A.ecma([['k', A.bool(true)], ['m', A.nul]]), sandbox: true, expected: '1||Array#0{"k"wec=true,"m"wec=null}' },
       { what: 'ECMA array with a length key', args: A.ecma([['0', A.str('a')], ['1', A.str('b')], ['length', A.num(1)]]), sandbox: false, expected: '1||Array#1{"0"wec="a"}' },
-      { what: 'XML document', args: Buffer.concat([A.xml('<a b="1">\u00e9</a>'), A.num(2)]), sandbox: false, expected: '2||"<a b=\\u00221\\u0022>\\u00e9</a>"|n2' },
+      { what: 'XML document', args: Buffer.concat([A.xml('<a b="1">\u00e9</a>'), A.num(2)]), sandbox: false, expected: '2||XML"<a b=\\u00221\\u0022>\\u00e9</a>"|n2' },
       { what: 'invalid UTF-8 in a string', args: A.str(u8(0x61, 0xff, 0x62, 0xed, 0xa0, 0x80)), sandbox: false, expected: `1||${escJs(u8(0x61, 0xff, 0x62, 0xed, 0xa0, 0x80).toString('utf8'))}` },
       { what: 'invalid UTF-8 in a key', args: A.obj([[u8(0xc0, 0x80), A.num(1)]]), sandbox: false, expected: `1||Object{${escJs(u8(0xc0, 0x80).toString('utf8'))}wec=n1}` },
       { what: '__proto__ key in an object', args: A.obj([['__proto__', A.obj([['x', A.num(1)]])], ['y', A.num(2)]]), sandbox: false },
       { what: '__proto__ key with a primitive', args: A.obj([['__proto__', A.num(5)]]), sandbox: false },
       { what: '__proto__ key in a typed object', args: A.typed('Foo', [['__proto__', A.str('p')], ['id', A.str('i')]]), sandbox: false },
-      { what: 'AMF3 value after an AMF0 one', args: Buffer.concat([A.num(1), u8(0x11, 0x0c, 0x07, 0x61, 0x62, 0x63)]), expected: '2||n1|other:[object Uint8Array]{"0"wec=n97,"1"wec=n98,"2"wec=n99}' },
+      { what: 'AMF3 value after an AMF0 one', args: Buffer.concat([A.num(1), u8(0x11, 0x0c, 0x07, 0x61, 0x62, 0x63)]), expected: '2||n1|ByteArray[97,98,99]' },
       { what: 'AMF3 object inside an AMF0 object', args: A.obj([['v', u8(0x11, 0x0a, 0x0b, 0x01, 0x03, 0x61, 0x04, 0x05, 0x01)]]), expected: '1||Object{"v"wec=Object{"a"wec=n5}}' },
       { what: 'nesting of 64 (sandbox limit)', args: deep(64), sandbox: true, expected: `1||${deepDesc(64)}` },
       { what: 'nesting of 65 (beyond the sandbox limit)', args: deep(65), sandbox: false, expected: `1||${deepDesc(65)}` },
@@ -916,13 +923,13 @@ describe('bail cases work end to end', () => {
   it('an AS3 client (objectEncoding 3) sending a ByteArray argument behind 0x11: same values on both routes', async () => {
     const p = await Probe.open('fp', { objectEncoding: 3 });
     // RtmpClient writes the Buffer as an AMF3 ByteArray behind the 0x11 switch, then the string as AMF0.
-    expect(await p.client.call('describe', null, Buffer.from('xy'), 'after')).toBe('2||other:[object Uint8Array]{"0"wec=n120,"1"wec=n121}|"after"');
+    expect(await p.client.call('describe', null, Buffer.from('xy'), 'after')).toBe('2||ByteArray[120,121]|"after"');
     p.close();
     const c = new Caller('fp', { objectEncoding: 3 });
     const args = Buffer.concat([u8(0x11), encodeAmf3(Buffer.from('xy')), A.str('after')]);
     const r = await describeBoth(c, args, { type17: true });
     c.close();
-    expect(r.general).toBe('_result 2||other:[object Uint8Array]{"0"wec=n120,"1"wec=n121}|"after"');
+    expect(r.general).toBe('_result 2||ByteArray[120,121]|"after"');
     expect(r.fast).toBe(r.general);
   });
 
@@ -1418,7 +1425,7 @@ describe('failures outside the called method: one call fails, the run goes on', 
       ['fixture', viaFast(A.str('throwingGetter'))],
       ['echo', viaFast(A.str('last'))],
     ]);
-    expect(mixed).toEqual([INTERNAL_ERROR, '_result 1||"<x/>"', '_result {"id":"r","kind":"foo"}', INTERNAL_ERROR, '_result last']);
+    expect(mixed).toEqual([INTERNAL_ERROR, '_result 1||XML"<x />"', '_result {"id":"r","kind":"foo"}', INTERNAL_ERROR, '_result last']);
     expect(p.isClosed).toBe(false);
     p.close();
   });

@@ -267,3 +267,43 @@ describe('parseXmlStrict', () => {
     expect(strictError('<a/>\n oops').details).toMatchObject({ line: 2 });
   });
 });
+
+describe('parseXml on saxes: leniencies Flash had', () => {
+  it('a bare & is text and the references after it still decode', () => {
+    const doc = parseXml('<a href="x?a=1&b=2&amp;c=3">x & y &lt; z <![CDATA[p & q]]></a>');
+    expect(doc.status).toBe(0);
+    const a = el(doc, 0);
+    expect(a.attributes.href).toBe('x?a=1&b=2&c=3');
+    expect(el(a, 0).nodeValue).toBe('x & y < z ');
+    expect(el(a, 1).nodeValue).toBe('p & q');
+  });
+
+  it('whitespace and a BOM before the XML declaration are accepted; line numbers still count them', () => {
+    const doc = parseXml('\ufeff\n  <?xml version="1.0"?>\n<a><b></a>');
+    expect(doc.xmlDecl).toBe('<?xml version="1.0"?>');
+    expect(doc.status).toBe(-10);
+    expect(doc.error).toMatchObject({ line: 3, column: 7 });
+  });
+
+  it('a bare & before an error does not shift the reported column', () => {
+    const doc = parseXml('<a>1 & 2 & 3</b>');
+    expect(doc.status).toBe(-10);
+    expect(doc.error).toMatchObject({ line: 1, column: 13 });
+  });
+
+  it('a repeated attribute keeps the last value', () => {
+    expect(el(parseXml('<a x="1" x="2"/>'), 0).attributes.x).toBe('2');
+  });
+
+  it.each([
+    ['<a>x <![CDATA[y', -2],
+    ['<?xml version="1.0"', -3],
+    ['<!DOCTYPE a [', -4],
+    ['<a><!-- never closed', -5],
+    ['<a x="1><b/>', -8],
+    ['<a x=1/>', -6],
+    ['<a><b>', -9],
+  ])('%j ends inside a construct: %d', (src, status) => {
+    expect(parseXml(src).status).toBe(status);
+  });
+});
