@@ -77,15 +77,39 @@ export class RtmfpConnection implements MessageConnection {
   /** A flow of this connection that is not RTMP (TC): true when taken (the server's group channel). */
   onOtherFlow: (flow: RecvFlow) => boolean = () => false;
 
-  /** Opens a flow answering `flow` that carries raw messages (no RTMP framing): the group channel. */
-  openRawFlow(metadata: Buffer, answering: RecvFlow): SendFlow | null {
+  /**
+   * Opens a flow answering `flow` that carries raw messages (no RTMP framing): the group channel.
+   * `onAnswer` gets the peer's flows that answer this one in turn.
+   */
+  openRawFlow(metadata: Buffer, answering: RecvFlow, onAnswer?: (flow: RecvFlow) => void): SendFlow | null {
     if (this.#closed || this.session.state !== 'open') return null;
     try {
-      return this.session.openFlow(metadata, answering.id, PRIORITY_CONTROL);
+      const f = this.session.openFlow(metadata, answering.id, PRIORITY_CONTROL);
+      if (onAnswer) {
+        this.#rawAnswers.set(f.id, onAnswer);
+        const done = f.onComplete;
+        f.onComplete = () => {
+          this.#rawAnswers.delete(f.id);
+          done();
+        };
+      }
+      return f;
     } catch {
       return null;
     }
   }
+
+  /** The server's NetConnection flow (client side): what a group channel answers. */
+  get serverControlFlow(): RecvFlow | null {
+    return this.role === 'client' ? this.#ncRecv : null;
+  }
+
+  /** The UDP socket under this connection (a client's own; peer-to-peer sessions share it). */
+  get socket(): RtmfpSocket {
+    return this.#socket;
+  }
+
+  readonly #rawAnswers = new Map<number, (flow: RecvFlow) => void>();
 
   /** Called once after onClose (the owner's bookkeeping). */
   closedHook: () => void = () => {};
@@ -153,7 +177,13 @@ export class RtmfpConnection implements MessageConnection {
    * answering our NetConnection flow).
    */
   acceptFlow(flow: RecvFlow): boolean {
-    if (this.#closed || !this.#ncSend || flow.associatedFlowId !== this.#ncSend.id) return false;
+    if (this.#closed) return false;
+    const raw = this.#rawAnswers.get(flow.associatedFlowId);
+    if (raw) {
+      raw(flow);
+      return true;
+    }
+    if (!this.#ncSend || flow.associatedFlowId !== this.#ncSend.id) return false;
     const md = parseTcMetadata(flow.metadata);
     if (!md) {
       // Not RTMP: a group's server channel ("GC") or something we do not speak.
@@ -463,6 +493,8 @@ export async function dialRtmfp(url: string, host: string, port: number, opts: {
   }
   const socket = await openClientSocket(address, {
     acceptsUrls: false,
+    // Like Flash Player, our client is also a peer: others may open sessions to its peer id (NetGroup).
+    acceptsPeers: true,
     negotiation: opts.negotiation,
     limits: { connectTimeoutMs: opts.timeoutMs },
     // A server that vanishes is noticed within seconds (server-side NetConnection: Connect.Closed).

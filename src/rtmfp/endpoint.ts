@@ -108,6 +108,11 @@ export interface EndpointOptions {
   onWork(): void;
   /** Answer IHellos that carry a URL (ancillary data): a server. */
   acceptsUrls: boolean;
+  /**
+   * Answer IHellos (and forwarded IHellos) for our own peer id, as a Flash peer does: peer-to-peer
+   * sessions (NetGroup members), keyed with our static DH key as librtmfp expects.
+   */
+  acceptsPeers?: boolean;
   /** A responder session opened: attach the application before its first packet is read. */
   onSession?(session: Session): void;
   /**
@@ -351,14 +356,28 @@ export class Endpoint implements SessionHost {
       return;
     }
     void size;
-    const cookie = this.#cookies.make(addressKey(from), now);
-    this.#sendStartup(0, [[Chunk.RHello, encodeRHello({ tag: ih.tag, cookie, certificate: this.#certificate })]], from, true);
+    this.#sendRHello(ih.tag, from, now, this.#selectsAsPeer(epd));
+  }
+
+  /**
+   * The RHello: as a server our certificate of supported groups; as a peer (someone asked for our peer
+   * id) our client certificate with its static key, the only form librtmfp's peers accept. The cookie
+   * says which, so the IIKeying is answered the same way without keeping anything.
+   */
+  #sendRHello(tag: Buffer, to: PeerAddress, now: number, asPeer: boolean): void {
+    const cookie = this.#cookies.make(cookieSubject(to, asPeer), now);
+    const certificate = asPeer ? clientCertificate(this.#staticKey(2)) : this.#certificate;
+    this.#sendStartup(0, [[Chunk.RHello, encodeRHello({ tag, cookie, certificate })]], to, true);
   }
 
   #selects(epd: ParsedEpd): boolean {
-    if (epd.fingerprint) return epd.fingerprint.equals(this.fingerprint);
+    if (epd.fingerprint) return epd.fingerprint.equals(this.fingerprint) || this.#selectsAsPeer(epd);
     if (epd.ancillary) return this.#opts.acceptsUrls;
     return false;
+  }
+
+  #selectsAsPeer(epd: ParsedEpd): boolean {
+    return this.#opts.acceptsPeers === true && epd.fingerprint !== null && epd.fingerprint.equals(this.peerId);
   }
 
   #onIIKeying(body: Buffer, from: PeerAddress, now: number): void {
@@ -370,13 +389,18 @@ export class Endpoint implements SessionHost {
       this.#transmit(known.rikeying, from, false);
       return;
     }
-    const check = this.#cookies.check(ik.cookie, addressKey(from), now);
+    let asPeer = false;
+    let check = this.#cookies.check(ik.cookie, cookieSubject(from, false), now);
+    if (check === 'bad' && this.#opts.acceptsPeers) {
+      check = this.#cookies.check(ik.cookie, cookieSubject(from, true), now);
+      asPeer = check !== 'bad';
+    }
     if (check === 'bad') {
       this.#drop('cookie');
       return;
     }
     if (check === 'expired') {
-      const fresh = this.#cookies.make(addressKey(from), now);
+      const fresh = this.#cookies.make(cookieSubject(from, asPeer), now);
       this.#sendStartup(ik.initiatorSessionId, [[Chunk.RHelloCookieChange, encodeCookieChange({ oldCookie: ik.cookie, newCookie: fresh })]], from, true);
       return;
     }
@@ -408,13 +432,26 @@ export class Endpoint implements SessionHost {
     if (!isSupportedGroup(group) || !peerKey) {
       throw new RtmfpError('ERR_RTMFP_BAD_KEYING', `no usable Diffie-Hellman key (group ${group})`);
     }
-    const dh = new DhKey(group);
-    const secret = dh.secret(peerKey);
-    // Our responder component in the layout MonaServer and FMS use: negotiation options, then the key.
-    const w = new Writer(dh.publicKey.length + 32);
-    w.bytes(negotiation);
-    writeOption(w, KEYING_DH_PUBLIC_KEY, new Writer(dh.publicKey.length + 4).vlu(group).bytes(dh.publicKey).finish());
-    const skrc = w.finish();
+    let secret: Buffer;
+    let skrc: Buffer;
+    if (asPeer) {
+      // A peer answers with its static key (in its certificate) and 64 random bytes: librtmfp wants
+      // exactly these 73 bytes (negotiation 03 1a 00 00 02 1e 00, then 41 0e + 64).
+      if (group !== 2) throw new RtmfpError('ERR_RTMFP_BAD_KEYING', `a peer-to-peer initiator selected group ${group}; peers key with group 2`);
+      secret = this.#staticKey(2).secret(peerKey);
+      const w = new Writer(80);
+      w.bytes(negotiation);
+      writeOption(w, KEYING_EXTRA_RANDOMNESS, randomBytes(64));
+      skrc = w.finish();
+    } else {
+      const dh = new DhKey(group);
+      secret = dh.secret(peerKey);
+      // Our responder component in the layout MonaServer and FMS use: negotiation options, then the key.
+      const w = new Writer(dh.publicKey.length + 32);
+      w.bytes(negotiation);
+      writeOption(w, KEYING_DH_PUBLIC_KEY, new Writer(dh.publicKey.length + 4).vlu(group).bytes(dh.publicKey).finish());
+      skrc = w.finish();
+    }
     const keys = deriveKeys(secret, skrc, ik.skic);
     const rxId = this.#newSessionId();
     // A new session from the same peer at the same address replaces the old one (RFC 7425 4.3.7).
@@ -442,8 +479,11 @@ export class Endpoint implements SessionHost {
     this.#keyed.set(key, { session, rikeying, cookie: Buffer.from(ik.cookie) });
     this.stats.handshakes++;
     this.#transmit(rikeying, from, false);
-    this.#opts.onSession?.(session);
+    this.onSession(session);
   }
+
+  /** A responder session opened: attach the application before its first packet is read. */
+  onSession: (session: Session) => void = (s) => this.#opts.onSession?.(s);
 
   #expireHalfOpen(session: Session): void {
     if (!this.#halfOpen.has(session)) return;
@@ -527,6 +567,11 @@ export class Endpoint implements SessionHost {
     }
     if (rh.cookie.length === 0 || rh.cookie.length > 256) throw new RtmfpError('ERR_RTMFP_BAD_CHUNK', `cookie of ${rh.cookie.length} bytes`);
     const cert = parseCertificate(rh.certificate);
+    const wanted = this.#wantedFingerprint(o);
+    if (wanted && !wanted.equals(cert.fingerprint)) {
+      // Someone answered for a peer id that is not theirs (librtmfp does not check; we do).
+      throw new RtmfpError('ERR_RTMFP_WRONG_PEER', 'the certificate in the RHello is not the peer asked for');
+    }
     // Flash Player's group first (every Flash-era responder reads it at fixed offsets), then the stronger.
     const group = ([2, 14, 5] as const).find((g) => cert.groups.includes(g));
     if (group === undefined) throw new RtmfpError('ERR_RTMFP_NEGOTIATION', `the responder offers no group we have (${cert.groups.join(', ')})`);
@@ -546,6 +591,15 @@ export class Endpoint implements SessionHost {
     o.nextAt = now;
     o.interval = IHELLO_RTX_MS;
     this.#openingTick(o, now);
+  }
+
+  /** The peer id an opening asked for (its EPD's fingerprint), or null for a URL. */
+  #wantedFingerprint(o: Opening): Buffer | null {
+    try {
+      return parseEpd(o.epd).fingerprint;
+    } catch {
+      return null;
+    }
   }
 
   #staticKey(group: DhGroupId): DhKey {
@@ -641,13 +695,12 @@ export class Endpoint implements SessionHost {
     // By default answer as if the IHello had come directly (RFC 7016 3.5.1.5), within the same limit on
     // RHellos to unverified addresses (a peer could otherwise bounce RHellos at a third party).
     const epd = parseEpd(f.epd);
-    if (!this.#selects(epd) && !(epd.fingerprint && epd.fingerprint.equals(this.peerId))) return;
+    if (!this.#selects(epd)) return;
     if (!this.#takeRhelloToken(this.#now)) {
       this.#drop('rhello-rate');
       return;
     }
-    const cookie = this.#cookies.make(addressKey(reply), this.#now);
-    this.#sendStartup(0, [[Chunk.RHello, encodeRHello({ tag: f.tag, cookie, certificate: this.#certificate })]], reply, true);
+    this.#sendRHello(f.tag, reply, this.#now, this.#selectsAsPeer(epd));
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -749,6 +802,11 @@ export class Endpoint implements SessionHost {
 }
 
 export { COOKIE_LENGTH, ORIGIN_REMOTE, CERT_STATIC_DH_PUBLIC_KEY, SUPPORTED_DH_GROUPS };
+
+/** What a cookie is bound to: the address, and whether we answered as a peer (the RIKeying differs). */
+function cookieSubject(a: PeerAddress, asPeer: boolean): string {
+  return asPeer ? `${addressKey(a)}|peer` : addressKey(a);
+}
 
 /** A binary min-heap of callbacks by time; stale entries are skipped by their owners. */
 class TimerHeap {

@@ -43,7 +43,6 @@ describe('RTMFP session core over an in-memory loopback', () => {
       f.onMessage = (m) => got.push(m);
     };
     const flow = client.openFlow(Buffer.from('TC\x04\x00', 'latin1'));
-    const sent: Buffer[] = [];
     for (let i = 0; i < 200; i++) {
       const m = payload(i % 7 === 0 ? 5000 + i : 10 + i, i);
       sent.push(m);
@@ -131,5 +130,34 @@ describe('handshake variants', () => {
     for (let i = 0; i < 60; i++) flow.write(payload(1000, i), lb.now);
     expect(lb.until(() => got.length === 60, 20_000)).toBe(true);
     for (let i = 0; i < 60; i++) expect(got[i]!.equals(payload(1000, i))).toBe(true);
+  });
+});
+
+describe('peer-to-peer sessions (Flash NetGroup members)', () => {
+  test('an IHello for our peer id is answered as a peer: static-key certificate, the 73-byte responder component', async () => {
+    const { epdForPeer } = await import('../../src/rtmfp/crypto');
+    const lb = new Loopback({ b: { acceptsUrls: false, acceptsPeers: true } });
+    void lb.a.connect(epdForPeer(lb.b.peerId), [lb.addrB], lb.now);
+    lb.until(() => lb.a.sessions.size > 0 && lb.b.sessions.size > 0, 10_000);
+    const client = Array.from(lb.a.sessions.values())[0]!;
+    const server = Array.from(lb.b.sessions.values())[0]!;
+    // Each end knows the other by its peer id (the fingerprint of its static-key certificate).
+    expect(client.farId).toBe(lb.b.peerId.toString('hex'));
+    expect(server.farId).toBe(lb.a.peerId.toString('hex'));
+    const got: Buffer[] = [];
+    server.onRecvFlow = (f) => {
+      f.onMessage = (m) => got.push(m);
+    };
+    client.openFlow(Buffer.from('GR\x1c', 'latin1')).write(Buffer.from('hello peer'), lb.now);
+    expect(lb.until(() => got.length === 1, 5000)).toBe(true);
+  });
+
+  test('an endpoint that does not accept peers ignores an IHello for its peer id', async () => {
+    const { epdForPeer } = await import('../../src/rtmfp/crypto');
+    const lb = new Loopback({ b: { acceptsUrls: true } });
+    void lb.a.connect(epdForPeer(lb.b.peerId), [lb.addrB], lb.now).catch(() => undefined);
+    lb.run(3000);
+    expect(lb.b.sessions.size).toBe(0);
+    expect(lb.b.stats.dropped['not-selected']).toBeGreaterThan(0);
   });
 });
