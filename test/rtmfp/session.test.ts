@@ -43,6 +43,7 @@ describe('RTMFP session core over an in-memory loopback', () => {
       f.onMessage = (m) => got.push(m);
     };
     const flow = client.openFlow(Buffer.from('TC\x04\x00', 'latin1'));
+    const sent: Buffer[] = [];
     for (let i = 0; i < 200; i++) {
       const m = payload(i % 7 === 0 ? 5000 + i : 10 + i, i);
       sent.push(m);
