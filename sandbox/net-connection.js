@@ -262,6 +262,7 @@ function ssasNetConnection(S) {
       },
       set: function (v) {
         state.sendToAll = !!v;
+        S.emit({ op: 'nsMulticast', id: id, name: 'multicastAvailabilitySendToAll', value: state.sendToAll });
       },
     });
     Object.keys(MULTICAST).forEach(function (name) {
@@ -274,6 +275,7 @@ function ssasNetConnection(S) {
         },
         set: function (v) {
           state.values[name] = coerce(v, MULTICAST[name][0]);
+          S.emit({ op: 'nsMulticast', id: id, name: name, value: state.values[name] });
         },
       });
     });

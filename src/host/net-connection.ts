@@ -14,6 +14,9 @@ import { isSsasError } from '../errors';
 import { TAG_SCRIPT } from '../media/tag-info';
 import type { AppInstance } from '../server/app-instance';
 import type { LiveMessage, LiveStream, LiveSubscriber } from '../server/live-stream';
+import { RtmfpConnection } from '../net/rtmfp-connection';
+import { parseGroupspec } from '../rtmfp/groupspec';
+import { GroupPublishing } from './group-publishing';
 
 const log = getLogger('netconnection');
 
@@ -229,7 +232,56 @@ export class ServerNetStream implements LiveSubscriber {
       this.#fail('NetStream.Connect.Failed', 'A NetStream with a GroupSpecifier needs an RTMFP NetConnection.');
       return;
     }
+    if (groupspec !== null) {
+      try {
+        parseGroupspec(groupspec);
+      } catch (err) {
+        // "NetStream.Connect.Failed: ... for example, if there is an error in the GroupSpecifier."
+        this.#fail('NetStream.Connect.Failed', `The GroupSpecifier is not valid: ${(err as Error).message}`);
+        return;
+      }
+    }
     if (nc.isConnected) this.connectionReady();
+  }
+
+  /** Publishing into an RTMFP group (constructed with a groupspec over an RTMFP NetConnection). */
+  #group: GroupPublishing | null = null;
+  /** Multicast properties set before the group was joined, applied when it is. */
+  #multicast = new Map<string, number | boolean>();
+
+  /** NetStream.multicast* set by the script (coerced by the sandbox as the seed says). */
+  setMulticast(name: string, value: number | boolean): void {
+    this.#multicast.set(name, value);
+    this.#group?.set(name, value);
+  }
+
+  #connectGroup(client: RtmpClient): void {
+    if (!(client.conn instanceof RtmfpConnection)) {
+      this.#fail('NetStream.Connect.Failed', 'A NetStream with a GroupSpecifier needs an RTMFP NetConnection.');
+      return;
+    }
+    try {
+      this.#group = new GroupPublishing(client.conn, this.groupspec!);
+    } catch (err) {
+      this.#fail('NetStream.Connect.Failed', `Cannot join the group: ${(err as Error).message}`);
+      return;
+    }
+    for (const [k, v] of this.#multicast) this.#group.set(k, v);
+    if (!this.#announced) this.#status(info('status', 'NetStream.Connect.Success', 'The NetStream is connected to the group.'));
+    this.#announced = true;
+    if (this.#publishName !== null) this.#groupPublish();
+  }
+
+  #groupPublish(): void {
+    const g = this.#group;
+    const name = this.#publishName;
+    if (!g || name === null) return;
+    g.publish(name);
+    this.#publishing = true;
+    this.counters.startedAt = Date.now();
+    this.#status(info('status', 'NetStream.Publish.Start', `${name} is now published into the group.`, { details: name }));
+    this.#sendHeld();
+    this.#startForwarding();
   }
 
   #status(i: InfoObject): void {
@@ -243,9 +295,13 @@ export class ServerNetStream implements LiveSubscriber {
 
   /** The NetConnection is connected: create the remote stream, then publish if asked already. */
   connectionReady(): void {
-    if (this.#failed || this.#stream || this.#creating) return;
+    if (this.#failed || this.#stream || this.#creating || this.#group) return;
     const client = this.nc.client;
     if (!client) return;
+    if (this.groupspec !== null) {
+      this.#connectGroup(client);
+      return;
+    }
     this.#creating = true;
     client.createStream().then(
       (s) => {
@@ -269,6 +325,8 @@ export class ServerNetStream implements LiveSubscriber {
   }
 
   connectionLost(): void {
+    this.#group?.close();
+    this.#group = null;
     this.#dead = true;
     this.#held = [];
     this.#heldBytes = 0;
@@ -310,7 +368,8 @@ export class ServerNetStream implements LiveSubscriber {
     }
     this.#publishName = name;
     this.#publishHow = how;
-    if (this.#stream) this.#sendPublish();
+    if (this.#group) this.#groupPublish();
+    else if (this.#stream) this.#sendPublish();
   }
 
   #sendPublish(): void {
@@ -325,6 +384,13 @@ export class ServerNetStream implements LiveSubscriber {
     const name = this.#publishName;
     this.#publishName = null;
     this.#stopForwarding();
+    if (this.#group) {
+      const was = this.#publishing;
+      this.#group.unpublish();
+      this.#publishing = false;
+      if (was && name !== null) setImmediate(() => this.#status(info('status', 'NetStream.Unpublish.Success', `${name} is now unpublished.`, { details: name })));
+      return;
+    }
     if (!s || !this.#publishing) {
       if (name !== null) setImmediate(() => this.#status(info('status', 'NetStream.Unpublish.Success', `${name} is now unpublished.`, { details: name })));
       return;
@@ -353,6 +419,7 @@ export class ServerNetStream implements LiveSubscriber {
    */
   send(handler: string, args: AmfValue[]): boolean {
     if (this.#failed || this.#dead) return false;
+    if (this.#group && this.#publishing) return this.#group.send(handler, args, this.#attached?.lastTimestamp ?? 0);
     const s = this.#stream;
     const c = this.nc.client;
     if (s && c && this.#publishing) {
@@ -370,10 +437,16 @@ export class ServerNetStream implements LiveSubscriber {
   }
 
   #sendHeld(): void {
+    const held = this.#held;
+    if (this.#group) {
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const [handler, args] of held) this.#group.send(handler, args, this.#attached?.lastTimestamp ?? 0);
+      return;
+    }
     const s = this.#stream;
     const c = this.nc.client;
     if (!s || !c) return;
-    const held = this.#held;
     this.#held = [];
     this.#heldBytes = 0;
     for (const [handler, args] of held) c.sendDataOn(s.id, this.#outTs(this.#attached?.lastTimestamp ?? 0), [handler, ...args]);
@@ -381,6 +454,7 @@ export class ServerNetStream implements LiveSubscriber {
 
   /** Seconds the stream has been publishing (media time sent). */
   get time(): number {
+    if (this.#group) return this.#group.time;
     return this.#firstTs === null ? 0 : this.#lastSentTs / 1000;
   }
 
@@ -389,6 +463,7 @@ export class ServerNetStream implements LiveSubscriber {
   }
 
   multicastInfo(): MulticastStreamInfoData {
+    if (this.#group) return this.#group.info();
     const secs = this.counters.startedAt ? Math.max(0.001, (Date.now() - this.counters.startedAt) / 1000) : 0;
     const rate = secs > 0 ? this.counters.bytesSent / secs : 0;
     return {
@@ -444,6 +519,10 @@ export class ServerNetStream implements LiveSubscriber {
 
   onLiveMessage(m: LiveMessage): void {
     if (!this.#publishing) return;
+    if (this.#group) {
+      this.#group.onLiveMessage(m);
+      return;
+    }
     this.#queue.push(m);
     this.#flush();
   }
@@ -502,6 +581,8 @@ export class ServerNetStream implements LiveSubscriber {
 
   close(): void {
     this.unpublish();
+    this.#group?.close();
+    this.#group = null;
     this.#dead = true;
     this.#held = [];
     this.nc.streams.delete(this);

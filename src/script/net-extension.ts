@@ -126,6 +126,12 @@ export class NetExtension implements ScriptExtension {
         ns?.publish(typeof op.name === 'string' ? op.name : null, String(op.how ?? 'live'));
         return true;
       }
+      case 'nsMulticast': {
+        const ns = st.nss.get(Number(op.id));
+        const v = op.value;
+        if (ns && (typeof v === 'number' || typeof v === 'boolean')) ns.setMulticast(String(op.name), v);
+        return true;
+      }
       case 'nsBufferTime': {
         const ns = st.nss.get(Number(op.id));
         if (ns) ns.bufferTime = Number(op.value) || 0;

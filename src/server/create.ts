@@ -13,6 +13,7 @@ import { getLogger } from '../logger';
 import { StreamFeature } from './stream-feature';
 import { StreamExtension } from '../script/stream-extension';
 import { NetExtension } from '../script/net-extension';
+import { GroupExtension } from '../script/group-extension';
 import { SharedObjectFeature } from './so-feature';
 import { SharedObjectExtension } from '../script/so-extension';
 import { HttpExtension } from '../script/http-extension';
@@ -44,7 +45,7 @@ export function createServer(opts: CreateServerOptions = {}): Server {
   const sharedObjects = new SharedObjectFeature();
   const http = new HttpExtension();
   // Remoting goes before the NetConnection feature: it takes the ops of http:// and https:// connections.
-  const extensions: ScriptExtension[] = [streams, new RemotingExtension(http, net), net, new SharedObjectExtension(sharedObjects, net), http, new FileExtension(), new CodecExtension(), new SocketExtension()];
+  const extensions: ScriptExtension[] = [streams, new RemotingExtension(http, net), net, new SharedObjectExtension(sharedObjects, net), new GroupExtension(net), http, new FileExtension(), new CodecExtension(), new SocketExtension()];
   const { inspector, interruptibleStatements, onScriptLogic, scriptLibDirs = [], ...serverOpts } = opts;
   const server: Server = new Server({
     ...serverOpts,

@@ -73,3 +73,59 @@ inNetns(`a TestClient publisher and three TestClient receivers meet in a NetGrou
   expect(out).toMatch(/introduced peer/);
   expect(out).not.toMatch(/publishes grouped/);
 });
+
+const GROUP_PUBLISHER = String.raw`
+var log = [];
+var ns = null;
+application.onPublish = function (client, stream) {
+  if (stream.name != "src") return;
+  var nc = new NetConnection();
+  nc.onStatus = function (info) {
+    log.push("nc " + info.code);
+    if (info.code != "NetConnection.Connect.Success") return;
+    var gs = new GroupSpecifier("test");
+    gs.multicastEnabled = true;
+    gs.postingEnabled = true;
+    gs.serverChannelEnabled = true;
+    gs.ipMulticastMemberUpdatesEnabled = true;
+    log.push("spec " + gs.toString());
+    ns = new NetStream(nc, gs);
+    ns.onStatus = function (i) { log.push("ns " + i.code); trace("group ns " + i.code); };
+    log.push("farID " + ns.farID + " nearNonce '" + ns.nearNonce + "'");
+    ns.attach(stream);
+    ns.publish("grouped");
+  };
+  // The seed's example: the group's server is this very server.
+  nc.connect("rtmfp://127.0.0.1:" + application.config.port + "/" + application.name);
+};
+Client.prototype.log = function () { return log; };
+Client.prototype.info = function () { return ns ? ns.multicastInfo : null; };
+`;
+
+inNetns(`a script publishes into a NetGroup with new NetStream(nc, groupspec) (ssas is the group's server): TestClients play it from the group${why ? ` (skipped: ${why})` : ''}`, async () => {
+  ns = createNetns();
+  const apps = tmp('group-apps');
+  const port = 19350; // inside the test's own namespace nothing else listens
+  fs.mkdirSync(`${apps}/origin`);
+  fs.writeFileSync(`${apps}/origin/main.asc`, GROUP_PUBLISHER);
+  fs.writeFileSync(`${apps}/origin/Application.xml`, `<Application><JSEngine><ApplicationObject><config><port>${port}</port></config></ApplicationObject></JSEngine></Application>`);
+  const ssas = ns.spawn(process.execPath, [SSAS_BIN, 'serve', '--apps', apps, '--port', String(port), '--log-level', 'debug'], { name: 'ssas-netns' });
+  await ssas.waitForOutput(/ssas listening on rtmfp:/, 20_000);
+  const url = `rtmfp://127.0.0.1:${port}/origin/grouped`;
+  const receivers = [0, 1].map((i) => {
+    const dir = tmp(`group-play${i}`);
+    return startTestClient({ url, netGroup: DEFAULT_GROUPSPEC, mediaFile: `${dir}/received.flv`, dir, netns: ns!, args: ['--app=origin'] });
+  });
+  for (const r of receivers) await r.waitForGroupJoin(20_000);
+  const ff = ns.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
+  void ff;
+  await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
+  await new Promise((r) => setTimeout(r, 9000));
+  for (const r of receivers) {
+    const got = await r.stop();
+    expect(got.mediaBytes).toBeGreaterThan(50_000);
+    const probe = await probeUrl(got.mediaFile);
+    expect(videoStream(probe)?.codec_name).toBe('h264');
+    expect(audioStream(probe)?.codec_name).toBe('aac');
+  }
+}, 120_000);
