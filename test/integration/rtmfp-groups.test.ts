@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import { audioStream, killAllTracked, makeTempDir, makeTestClip, probeUrl, removeDir, SSAS_BIN, videoStream, type TrackedProcess } from '../support';
-import { DEFAULT_GROUPSPEC, DEFAULT_GROUP_ID, runTestClient, startTestClient } from '../support/rtmfp-peers';
+import { DEFAULT_GROUPSPEC, DEFAULT_GROUP_ID, runTestClient, startMonaTiny, startTestClient } from '../support/rtmfp-peers';
 import { createNetns, netnsUnavailable, type Netns } from '../support/netns';
 
 jest.setTimeout(120_000);
@@ -128,4 +128,35 @@ inNetns(`a script publishes into a NetGroup with new NetStream(nc, groupspec) (s
     expect(videoStream(probe)?.codec_name).toBe('h264');
     expect(audioStream(probe)?.codec_name).toBe('aac');
   }
+}, 120_000);
+
+inNetns(`the same with MonaServer's MonaTiny as the group's server: the script's member is introduced by MonaTiny${why ? ` (skipped: ${why})` : ''}`, async () => {
+  ns = createNetns();
+  const mona = await startMonaTiny({ netns: ns });
+  const apps = tmp('group-apps-mona');
+  const port = 19351;
+  fs.mkdirSync(`${apps}/origin`);
+  fs.writeFileSync(`${apps}/origin/main.asc`, GROUP_PUBLISHER.replace('nc.connect("rtmfp://127.0.0.1:" + application.config.port + "/" + application.name);', 'nc.connect(application.config.rendezvous);'));
+  fs.writeFileSync(`${apps}/origin/Application.xml`, `<Application><JSEngine><ApplicationObject><config><rendezvous>rtmfp://127.0.0.1:${mona.port}/origin</rendezvous></config></ApplicationObject></JSEngine></Application>`);
+  const ssas = ns.spawn(process.execPath, [SSAS_BIN, 'serve', '--apps', apps, '--port', String(port), '--log-level', 'debug'], { name: 'ssas-netns' });
+  await ssas.waitForOutput(/ssas listening on rtmfp:/, 20_000);
+  const url = mona.url('origin', 'grouped');
+  const receivers = [0, 1].map((i) => {
+    const dir = tmp(`group-mona${i}`);
+    return startTestClient({ url, netGroup: DEFAULT_GROUPSPEC, mediaFile: `${dir}/received.flv`, dir, netns: ns!, args: ['--app=origin'] });
+  });
+  for (const r of receivers) await r.waitForGroupJoin(20_000);
+  ns.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
+  await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
+  await new Promise((r) => setTimeout(r, 9000));
+  for (const r of receivers) {
+    const got = await r.stop();
+    expect(got.mediaBytes).toBeGreaterThan(50_000);
+    const probe = await probeUrl(got.mediaFile);
+    expect(videoStream(probe)?.codec_name).toBe('h264');
+    expect(audioStream(probe)?.codec_name).toBe('aac');
+  }
+  // MonaTiny saw three members join the group (the script's among them).
+  const joins = [...mona.log().matchAll(new RegExp(`(127\\.0\\.0\\.1:\\d+) join group ${DEFAULT_GROUP_ID}`, 'g'))].map((m) => m[1]);
+  expect(new Set(joins).size).toBe(3);
 }, 120_000);
