@@ -344,6 +344,7 @@ function ssasNetConnection(S) {
     // Only RTMFP group streams use it; for any other stream the value is ignored.
     if (state.groupspec === null || !state.nc || state.nc.__ssasState.protocol !== 'rtmfp') return;
     state.ipMulticast = parsed;
+    S.emit({ op: 'nsIpMulticast', id: this.__ssasNsId, address: parsed === null ? null : S.toHost(parsed) });
   };
 
   Object.keys(NSP).forEach(function (k) {

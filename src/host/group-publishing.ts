@@ -5,13 +5,90 @@
  * this object joins the group through it (src/net/rtmfp-group.ts) and publishes the attached stream
  * into it as a member, with the NetStream's multicast properties driving the publication.
  */
+import { createSocket, type Socket } from 'node:dgram';
 import type { AmfValue } from '../amf';
+import { getLogger } from '../logger';
 import { encodeValues } from '../rtmp/command';
 import { isAudioSequenceHeader, isVideoSequenceHeader, TAG_SCRIPT } from '../media/tag-info';
 import { GroupNode } from '../net/rtmfp-group';
 import type { RtmfpConnection } from '../net/rtmfp-connection';
 import { DEFAULT_MULTICAST, GroupPublisher, type MulticastSettings } from '../rtmfp/group-publisher';
 import type { LiveMessage } from '../server/live-stream';
+
+const log = getLogger('group-publishing');
+
+/** Where setIPMulticastPublishAddress sends the stream. */
+export interface IpMulticastTarget {
+  host: string;
+  port: number;
+  family: 4 | 6;
+}
+
+/**
+ * Native IP multicast of a group stream. No public source documents the datagrams Flash Player sent to
+ * an IP multicast address ("fusion"; notes/netgroup-facts.md 6), so ssas uses the closest documented
+ * framing: each datagram is one RTMFP group message as members exchange them (group-messages.ts): the
+ * media infos (21) once a second and when the stream starts, every media fragment (20/30/10/00) as it is
+ * made, and the end of the publication (21 + next id). TTL 1 (the local network), loopback on.
+ */
+class IpMulticastSender {
+  readonly target: IpMulticastTarget;
+  readonly #socket: Socket;
+  #ready = false;
+  /** What was sent before the socket was bound (the stream's start: metadata, sequence headers, key frame). */
+  #early: Array<[Buffer, boolean]> = [];
+  #lastInfosAt = 0;
+  bytes = 0;
+  fragments = 0;
+  errors = 0;
+
+  constructor(target: IpMulticastTarget) {
+    this.target = target;
+    this.#socket = createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    this.#socket.on('error', (err) => {
+      this.errors++;
+      log.warn(`IP multicast to ${target.host}:${target.port}: ${err.message}`);
+    });
+    this.#socket.bind(0, () => {
+      try {
+        this.#socket.setMulticastTTL(1);
+        this.#socket.setMulticastLoopback(true);
+      } catch (err) {
+        log.warn(`IP multicast socket: ${(err as Error).message}`);
+      }
+      this.#ready = true;
+      const early = this.#early;
+      this.#early = [];
+      for (const [m, f] of early) this.send(m, f);
+    });
+  }
+
+  send(msg: Buffer, isFragment: boolean): void {
+    if (!this.#ready) {
+      if (this.#early.length < 1000) this.#early.push([msg, isFragment]);
+      return;
+    }
+    this.#socket.send(msg, this.target.port, this.target.host, (err) => {
+      if (err) this.errors++;
+    });
+    this.bytes += msg.length;
+    if (isFragment) this.fragments++;
+  }
+
+  infosDue(now: number): boolean {
+    if (now - this.#lastInfosAt < 1000) return false;
+    this.#lastInfosAt = now;
+    return true;
+  }
+
+  close(): void {
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed
+    }
+  }
+}
 
 /** NetStream multicast property names (seed) and the settings they drive. */
 export const MULTICAST_PROPERTIES: Record<string, keyof MulticastSettings> = {
@@ -47,7 +124,14 @@ export class GroupPublishing {
   #startedAt = 0;
   #firstTs: number | null = null;
   #lastTs = 0;
-  readonly #rates = { data: new Rate(), control: new Rate(), controlIn: new Rate() };
+  readonly #rates = { data: new Rate(), control: new Rate(), controlIn: new Rate(), ip: new Rate() };
+  #ip: IpMulticastSender | null = null;
+
+  /** Sends the stream to an IP multicast group too (null stops). */
+  setIpMulticast(target: IpMulticastTarget | null): void {
+    this.#ip?.close();
+    this.#ip = target ? new IpMulticastSender(target) : null;
+  }
 
   constructor(conn: RtmfpConnection, groupspec: string) {
     this.node = GroupNode.join(conn, groupspec);
@@ -71,6 +155,7 @@ export class GroupPublishing {
 
   unpublish(): void {
     if (!this.#publisher) return;
+    this.#ip?.send(this.#publisher.endMessage(), false);
     this.node.removePublisher(this.#publisher);
     this.#publisher = null;
   }
@@ -92,7 +177,16 @@ export class GroupPublishing {
     if (this.#firstTs === null) this.#firstTs = m.timestamp;
     this.#lastTs = Math.max(this.#lastTs, m.timestamp - this.#firstTs);
     const sequenceHeader = (m.type === 9 && isVideoSequenceHeader(m.payload)) || (m.type === 8 && isAudioSequenceHeader(m.payload));
-    p.push({ type: m.type, time: m.timestamp, payload: m.payload, keyframe: m.keyframe, sequenceHeader }, this.node.now());
+    const now = this.node.now();
+    const frags = p.push({ type: m.type, time: m.timestamp, payload: m.payload, keyframe: m.keyframe, sequenceHeader }, now);
+    this.#toIp(p, frags, now);
+  }
+
+  #toIp(p: GroupPublisher, frags: Buffer[], now: number): void {
+    const ip = this.#ip;
+    if (!ip || frags.length === 0) return;
+    if (ip.infosDue(now)) ip.send(p.infos(), false);
+    for (const f of frags) ip.send(f, true);
   }
 
   /** NetStream.send into the group: a data message (AMF0) every member receives with the stream. */
@@ -100,7 +194,8 @@ export class GroupPublishing {
     const p = this.#publisher;
     if (!p) return false;
     const payload = encodeValues([handler, ...args], { objectEncoding: 0 });
-    p.push({ type: TAG_SCRIPT, time: timestamp, payload, keyframe: false, sequenceHeader: false }, this.node.now());
+    const now = this.node.now();
+    this.#toIp(p, p.push({ type: TAG_SCRIPT, time: timestamp, payload, keyframe: false, sequenceHeader: false }, now), now);
     return true;
   }
 
@@ -116,6 +211,7 @@ export class GroupPublishing {
     const data = this.#rates.data.read(toPeers);
     const control = this.#rates.control.read(this.node.controlBytesOut);
     const controlIn = this.#rates.controlIn.read(this.node.controlBytesIn);
+    const ip = this.#rates.ip.read(this.#ip?.bytes ?? 0);
     return {
       bytesPushedFromPeers: 0,
       bytesPushedToPeers: c?.bytesPushedToPeers ?? 0,
@@ -136,8 +232,8 @@ export class GroupPublishing {
       receiveDataBytesPerSecondFromServer: 0,
       sendControlBytesPerSecond: control,
       sendControlBytesPerSecondToServer: 0,
-      sendDataBytesPerSecond: data,
-      sendDataBytesPerSecondToIPMulticast: 0,
+      sendDataBytesPerSecond: data + ip,
+      sendDataBytesPerSecondToIPMulticast: ip,
       sendDataBytesPerSecondToPeers: data,
       sendDataBytesPerSecondToServer: 0,
     };
@@ -145,6 +241,8 @@ export class GroupPublishing {
 
   close(): void {
     this.unpublish();
+    this.#ip?.close();
+    this.#ip = null;
     this.node.release();
   }
 }

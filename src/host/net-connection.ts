@@ -16,7 +16,7 @@ import type { AppInstance } from '../server/app-instance';
 import type { LiveMessage, LiveStream, LiveSubscriber } from '../server/live-stream';
 import { RtmfpConnection } from '../net/rtmfp-connection';
 import { parseGroupspec } from '../rtmfp/groupspec';
-import { GroupPublishing } from './group-publishing';
+import { GroupPublishing, type IpMulticastTarget } from './group-publishing';
 
 const log = getLogger('netconnection');
 
@@ -249,6 +249,14 @@ export class ServerNetStream implements LiveSubscriber {
   /** Multicast properties set before the group was joined, applied when it is. */
   #multicast = new Map<string, number | boolean>();
 
+  #ipMulticast: IpMulticastTarget | null = null;
+
+  /** setIPMulticastPublishAddress (validated by the sandbox as the seed says; null clears). */
+  setIpMulticast(target: IpMulticastTarget | null): void {
+    this.#ipMulticast = target;
+    this.#group?.setIpMulticast(target);
+  }
+
   /** NetStream.multicast* set by the script (coerced by the sandbox as the seed says). */
   setMulticast(name: string, value: number | boolean): void {
     this.#multicast.set(name, value);
@@ -267,6 +275,7 @@ export class ServerNetStream implements LiveSubscriber {
       return;
     }
     for (const [k, v] of this.#multicast) this.#group.set(k, v);
+    if (this.#ipMulticast) this.#group.setIpMulticast(this.#ipMulticast);
     if (!this.#announced) this.#status(info('status', 'NetStream.Connect.Success', 'The NetStream is connected to the group.'));
     this.#announced = true;
     if (this.#publishName !== null) this.#groupPublish();

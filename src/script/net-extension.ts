@@ -126,6 +126,12 @@ export class NetExtension implements ScriptExtension {
         ns?.publish(typeof op.name === 'string' ? op.name : null, String(op.how ?? 'live'));
         return true;
       }
+      case 'nsIpMulticast': {
+        const ns = st.nss.get(Number(op.id));
+        const a = fromIsolate(op.address) as { host?: string; port?: number; family?: number } | null;
+        ns?.setIpMulticast(a && typeof a.host === 'string' && typeof a.port === 'number' ? { host: a.host, port: a.port, family: a.family === 6 ? 6 : 4 } : null);
+        return true;
+      }
       case 'nsMulticast': {
         const ns = st.nss.get(Number(op.id));
         const v = op.value;

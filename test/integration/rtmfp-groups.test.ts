@@ -6,6 +6,7 @@
  * address to their peers).
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { audioStream, killAllTracked, makeTempDir, makeTestClip, probeUrl, removeDir, SSAS_BIN, videoStream, type TrackedProcess } from '../support';
 import { DEFAULT_GROUPSPEC, DEFAULT_GROUP_ID, runTestClient, startMonaTiny, startTestClient } from '../support/rtmfp-peers';
 import { createNetns, netnsUnavailable, type Netns } from '../support/netns';
@@ -160,3 +161,36 @@ inNetns(`the same with MonaServer's MonaTiny as the group's server: the script's
   const joins = [...mona.log().matchAll(new RegExp(`(127\\.0\\.0\\.1:\\d+) join group ${DEFAULT_GROUP_ID}`, 'g'))].map((m) => m[1]);
   expect(new Set(joins).size).toBe(3);
 }, 120_000);
+
+const IP_MULTICAST = GROUP_PUBLISHER.replace(
+  '    ns.attach(stream);',
+  '    ns.setIPMulticastPublishAddress(application.config.mcast, null);\n    ns.attach(stream);',
+);
+
+const inMulticastNetns = why === null ? test.each : test.skip.each;
+inMulticastNetns([
+  ['IPv4', '239.77.0.1:30000', '239.77.0.1', '30000', '10.77.0.1'],
+  ['IPv6', '[ff03::77]:30001', 'ff03::77', '30001', 'va'],
+])(`setIPMulticastPublishAddress (%s): a receiver joined to the group address reassembles the stream and ffprobe reads it${why ? ` (skipped: ${why})` : ''}`, async (_fam, spec, addr, mport, iface) => {
+  ns = createNetns({ multicast: true });
+  const apps = tmp('group-apps-mcast');
+  const port = 19352;
+  fs.mkdirSync(`${apps}/origin`);
+  fs.writeFileSync(`${apps}/origin/main.asc`, IP_MULTICAST);
+  fs.writeFileSync(`${apps}/origin/Application.xml`, `<Application><JSEngine><ApplicationObject><config><port>${port}</port><mcast>${spec}</mcast></config></ApplicationObject></JSEngine></Application>`);
+  const ssas = ns.spawn(process.execPath, [SSAS_BIN, 'serve', '--apps', apps, '--port', String(port), '--log-level', 'debug'], { name: 'ssas-netns' });
+  await ssas.waitForOutput(/ssas listening on rtmfp:/, 20_000);
+  const out = `${tmp('mcast-rx')}/received.flv`;
+  const rx = ns.spawn(process.execPath, [path.join(__dirname, '../support/scripts/multicast-receiver.js'), addr, mport, iface, '7', out], { name: 'multicast-receiver' });
+  ns.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
+  await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
+  await rx.exited;
+  const seen = JSON.parse(rx.stdout().trim().split('\n').pop()!) as { infos: number; fragments: number; messages: number; stream: string; errors: number };
+  expect(seen.stream).toBe('grouped');
+  expect(seen.infos).toBeGreaterThanOrEqual(3);
+  expect(seen.errors).toBe(0);
+  expect(seen.messages).toBeGreaterThan(100);
+  const probe = await probeUrl(out);
+  expect(videoStream(probe)?.codec_name).toBe('h264');
+  expect(audioStream(probe)?.codec_name).toBe('aac');
+}, 90_000);

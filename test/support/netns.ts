@@ -24,11 +24,29 @@ export function netnsUnavailable(): string | null {
   return probed;
 }
 
-function create(): string {
+/**
+ * For IP multicast: a veth pair inside the namespace (va 10.77.0.1 / fd77::1, vb 10.77.0.2 / fd77::2),
+ * with the multicast routes on va; IPv6 multicast does not loop over lo, a veth does.
+ */
+export const MULTICAST_IFACE = { name: 'va', v4: '10.77.0.1', v6: 'fd77::1' };
+
+function create(withMulticast = false): string {
   const name = `ssas-test-${process.pid}-${++counter}`;
   execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe' });
+  const run = (...args: string[]): void => void execFileSync('ip', ['netns', 'exec', name, ...args], { stdio: 'pipe' });
   try {
-    execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'pipe' });
+    run('ip', 'link', 'set', 'lo', 'up');
+    if (withMulticast) {
+      run('ip', 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
+      run('ip', 'link', 'set', 'va', 'up');
+      run('ip', 'link', 'set', 'vb', 'up');
+      run('ip', 'addr', 'add', '10.77.0.1/24', 'dev', 'va');
+      run('ip', 'addr', 'add', '10.77.0.2/24', 'dev', 'vb');
+      run('ip', '-6', 'addr', 'add', 'fd77::1/64', 'dev', 'va', 'nodad');
+      run('ip', '-6', 'addr', 'add', 'fd77::2/64', 'dev', 'vb', 'nodad');
+      run('ip', 'route', 'add', '224.0.0.0/4', 'dev', 'va');
+      run('ip', '-6', 'route', 'add', 'ff00::/8', 'dev', 'va', 'table', 'main');
+    }
   } catch (err) {
     remove(name);
     throw err;
@@ -54,9 +72,12 @@ export interface Netns {
   delete(): void;
 }
 
-/** A fresh namespace with `lo` up. Throws when namespaces are refused (check netnsUnavailable() first). */
-export function createNetns(): Netns {
-  const name = create();
+/**
+ * A fresh namespace with `lo` up (and a veth pair for IP multicast with `multicast`). Throws when
+ * namespaces are refused (check netnsUnavailable() first).
+ */
+export function createNetns(opts: { multicast?: boolean } = {}): Netns {
+  const name = create(opts.multicast === true);
   return {
     name,
     spawn: (command, args, opts = {}) => spawnTracked('ip', ['netns', 'exec', name, command, ...args], { name: opts.name ?? command.split('/').pop(), ...opts }),
