@@ -194,3 +194,98 @@ inMulticastNetns([
   expect(videoStream(probe)?.codec_name).toBe('h264');
   expect(audioStream(probe)?.codec_name).toBe('aac');
 }, 90_000);
+
+const MEASURED = GROUP_PUBLISHER.replace(
+  '    ns.attach(stream);',
+  `    if (application.config.window) ns.multicastWindowDuration = Number(application.config.window);
+    if (application.config.fetch) ns.multicastFetchPeriod = Number(application.config.fetch);
+    if (application.config.update) ns.multicastAvailabilityUpdatePeriod = Number(application.config.update);
+    if (application.config.push !== undefined && application.config.push !== "") ns.multicastPushNeighborLimit = Number(application.config.push);
+    var iv = setInterval(function () {
+      var i = ns.multicastInfo;
+      trace("mcinfo " + JSON.stringify({ pushed: i.bytesPushedToPeers, requested: i.bytesRequestedByPeers, time: ns.time, control: i.sendControlBytesPerSecond }));
+    }, 1000);
+    ns.attach(stream);`,
+);
+
+function lastInfo(out: string): { pushed: number; requested: number; time: number; control: number } {
+  const all = [...out.matchAll(/mcinfo (\{[^\n]*\})/g)].map((m) => JSON.parse(m[1]!) as { pushed: number; requested: number; time: number; control: number });
+  return all[all.length - 1]!;
+}
+
+async function groupRun(n: Netns, config: Record<string, string>, receivers: number, seconds: number, logLevel = 6) {
+  const apps = tmp('group-apps-measured');
+  const port = 19353;
+  fs.mkdirSync(`${apps}/origin`);
+  fs.writeFileSync(`${apps}/origin/main.asc`, MEASURED);
+  const cfg = Object.entries({ port: String(port), ...config }).map(([k, v]) => `<${k}>${v}</${k}>`).join('');
+  fs.writeFileSync(`${apps}/origin/Application.xml`, `<Application><JSEngine><ApplicationObject><config>${cfg}</config></ApplicationObject></JSEngine></Application>`);
+  const ssas = n.spawn(process.execPath, [SSAS_BIN, 'serve', '--apps', apps, '--port', String(port)], { name: 'ssas-netns' });
+  await ssas.waitForOutput(/ssas listening on rtmfp:/, 20_000);
+  const url = `rtmfp://127.0.0.1:${port}/origin/grouped`;
+  const rx = Array.from({ length: receivers }, (_, i) => {
+    const dir = tmp(`group-m${i}`);
+    return startTestClient({ url, netGroup: DEFAULT_GROUPSPEC, mediaFile: `${dir}/received.flv`, dir, netns: n, args: ['--app=origin'], logLevel });
+  });
+  for (const r of rx) await r.waitForGroupJoin(30_000);
+  n.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
+  await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const results = [];
+  for (const r of rx) results.push(await r.stop());
+  return { ssas, results };
+}
+
+inNetns(`not copied at the server: with 10 receivers the member uploads about multicastPushNeighborLimit copies, not 10${why ? ` (skipped: ${why})` : ''}`, async () => {
+  ns = createNetns();
+  const { ssas, results } = await groupRun(ns, {}, 10, 12);
+  const clipRate = fs.statSync(clip).size / 8; // bytes per second of the published clip
+  const info = lastInfo(ssas.output());
+  const streamBytes = info.time * clipRate;
+  const ratio = (info.pushed + info.requested) / streamBytes;
+  process.stderr.write(`group upload: ${(info.pushed / 1e3).toFixed(0)} kB pushed + ${(info.requested / 1e3).toFixed(0)} kB pulled for ${info.time.toFixed(1)} s of a ${(clipRate / 1e3).toFixed(0)} kB/s stream = ${ratio.toFixed(2)} copies\n`);
+  const playing = results.filter((r) => r.mediaBytes > 20_000).length;
+  expect(playing).toBeGreaterThanOrEqual(9);
+  expect(ratio).toBeLessThan(4 + 1.5);
+  expect(ratio).toBeGreaterThan(0.5);
+}, 180_000);
+
+inNetns(`the multicast properties drive the wire: window, update and fetch periods as the receivers read them, no pushes with a limit of 0, fewer maps with a longer period${why ? ` (skipped: ${why})` : ''}`, async () => {
+  ns = createNetns();
+  const changed = await groupRun(ns, { window: '5', fetch: '1', update: '0.5', push: '0' }, 2, 8, 8);
+  const changedInfo = lastInfo(changed.ssas.output());
+  await killAllTracked();
+  ns.delete();
+  ns = createNetns();
+  const defaults = await groupRun(ns, {}, 2, 8, 8);
+  const defaultInfo = lastInfo(defaults.ssas.output());
+  const receiverIds = (rs: typeof changed.results): Set<string> => new Set(rs.map((r) => r.peerId!));
+  const pushesFromSsas = (rs: typeof changed.results): number => {
+    const others = receiverIds(rs);
+    let n = 0;
+    for (const r of rs) {
+      const log = fs.readFileSync(r.logFile, 'utf8');
+      for (const m of log.matchAll(/Push In - fragment received from ([0-9a-f]{64})/g)) if (!others.has(m[1]!)) n++;
+    }
+    return n;
+  };
+  for (const r of changed.results) {
+    const log = fs.readFileSync(r.logFile, 'utf8');
+    expect(log).toMatch(/Window Duration : 5000ms/);
+    expect(log).toMatch(/Avaibility Update period : 500ms/);
+    expect(log).toMatch(/Fetch period : 1000ms/);
+    expect(r.mediaBytes).toBeGreaterThan(20_000); // pulls alone deliver it
+  }
+  for (const r of defaults.results) {
+    const log = fs.readFileSync(r.logFile, 'utf8');
+    expect(log).toMatch(/Window Duration : 8000ms/);
+    expect(log).not.toMatch(/Avaibility Update period/); // librtmfp traces it only when it differs from its 100 ms
+    expect(log).toMatch(/Fetch period : 2500ms/);
+  }
+  expect(pushesFromSsas(changed.results)).toBe(0);
+  expect(pushesFromSsas(defaults.results)).toBeGreaterThan(20);
+  expect(changedInfo.pushed).toBe(0);
+  expect(defaultInfo.pushed).toBeGreaterThan(0);
+  // Maps every 0.5 s instead of 0.1 s: less control traffic.
+  expect(defaultInfo.control).toBeGreaterThan(changedInfo.control * 1.5);
+}, 240_000);
