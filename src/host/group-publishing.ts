@@ -133,8 +133,19 @@ export class GroupPublishing {
     this.#ip = target ? new IpMulticastSender(target) : null;
   }
 
-  constructor(conn: RtmfpConnection, groupspec: string) {
+  readonly #off: () => void;
+
+  /**
+   * `onReset`: another member began publishing the name we publish (NetStream.MulticastStream.Reset:
+   * "A multicast subscription has changed focus to a different stream published with the same name").
+   */
+  constructor(conn: RtmfpConnection, groupspec: string, onReset: (name: string) => void = () => {}) {
     this.node = GroupNode.join(conn, groupspec);
+    this.#off = this.node.on({
+      publication: (name) => {
+        if (this.#publisher && this.#publisher.name === name) onReset(name);
+      },
+    });
   }
 
   get publishing(): boolean {
@@ -145,12 +156,15 @@ export class GroupPublishing {
     return this.#publisher;
   }
 
-  publish(name: string): void {
+  /** Publishes `name` into the group; false when a member (another or another of ours) already does. */
+  publish(name: string): boolean {
     this.unpublish();
+    if (this.node.isPublished(name)) return false;
     this.#publisher = new GroupPublisher(name, this.settings);
     this.#startedAt = Date.now();
     this.#firstTs = null;
     this.node.addPublisher(this.#publisher);
+    return true;
   }
 
   unpublish(): void {
@@ -243,6 +257,7 @@ export class GroupPublishing {
     this.unpublish();
     this.#ip?.close();
     this.#ip = null;
+    this.#off();
     this.node.release();
   }
 }

@@ -269,7 +269,11 @@ export class ServerNetStream implements LiveSubscriber {
       return;
     }
     try {
-      this.#group = new GroupPublishing(client.conn, this.groupspec!);
+      this.#group = new GroupPublishing(client.conn, this.groupspec!, (name) => {
+        // The seed: "Local overrides of multicast stream parameters are lost." Ours are the publication's
+        // own, so the publisher keeps them; the script hears that the name's focus moved.
+        this.#status(info('status', 'NetStream.MulticastStream.Reset', `Another member of the group publishes ${name}.`, { details: name }));
+      });
     } catch (err) {
       this.#fail('NetStream.Connect.Failed', `Cannot join the group: ${(err as Error).message}`);
       return;
@@ -285,7 +289,12 @@ export class ServerNetStream implements LiveSubscriber {
     const g = this.#group;
     const name = this.#publishName;
     if (!g || name === null) return;
-    g.publish(name);
+    if (!g.publish(name)) {
+      this.#publishing = false;
+      this.#publishName = null;
+      this.#status(info('error', 'NetStream.Publish.BadName', `${name} is already being published in the group.`, { details: name }));
+      return;
+    }
     this.#publishing = true;
     this.counters.startedAt = Date.now();
     this.#status(info('status', 'NetStream.Publish.Start', `${name} is now published into the group.`, { details: name }));

@@ -87,6 +87,8 @@ interface Neighbor {
   links: Map<GroupPublisher, StreamLink>;
   connectedAt: number;
   bytesIn: number;
+  /** Its media report flows to us (where other members' publications are offered). */
+  reportFlows: Set<RecvFlow>;
   /** Its place on the ring (SHA-256 of 21 0f + peer id). */
   address: Buffer;
   messagesOut: SendFlow | null;
@@ -99,6 +101,15 @@ export interface GroupNodeEvents {
   post?(messageId: string, message: Buffer, fromPeer: string): void;
   /** A routed message (sendToNearest / sendToNeighbor / sendToAllNeighbors) for this member. */
   sendTo?(message: Buffer, fromAddress: string, fromPeer: string): void;
+  /** A neighbour offered a publication that is not ours (its media infos, 21): first time heard. */
+  publication?(streamName: string, publicationKeyHex: string, fromPeer: string): void;
+}
+
+/** A publication of another member, as neighbours' media infos tell us (for Publish.BadName / Reset). */
+interface ForeignPublication {
+  name: string;
+  /** The neighbours whose media report flows carry it (it is over when none does any more). */
+  via: Set<RecvFlow>;
 }
 
 /**
@@ -114,6 +125,8 @@ const MSG_POST = 0x70;
 const MSG_ROUTE = 0x73;
 const MSG_NEIGHBOR = 0x6e;
 const MAX_HOPS = 16;
+/** Other members' publications remembered per group (each costs a name and a set of flows). */
+const MAX_FOREIGN = 256;
 const POST_MEMORY = 4096;
 
 const RING = 1n << 256n;
@@ -182,6 +195,10 @@ export class GroupNode {
   readonly #heard = new Map<string, number>();
   readonly #publishers = new Set<GroupPublisher>();
   readonly #listeners = new Set<GroupNodeEvents>();
+  /** Keys of our publications, past ones too (neighbours relay them a while after we stop). */
+  readonly #ownKeys = new Set<string>();
+  /** Other members' publications by publication key (hex); at most MAX_FOREIGN. */
+  readonly #foreign = new Map<string, ForeignPublication>();
   #gcOut: SendFlow | null = null;
   #timer: NodeJS.Timeout | null = null;
   #lastReportAt = 0;
@@ -245,6 +262,41 @@ export class GroupNode {
   on(l: GroupNodeEvents): () => void {
     this.#listeners.add(l);
     return () => this.#listeners.delete(l);
+  }
+
+  /** True when another member publishes `name` in this group (a neighbour offers it), or one of ours does. */
+  isPublished(name: string, except?: GroupPublisher): boolean {
+    for (const p of this.#publishers) if (p !== except && p.name === name) return true;
+    for (const f of this.#foreign.values()) if (f.name === name) return true;
+    return false;
+  }
+
+  #heardPublication(nb: Neighbor, flow: RecvFlow, name: string, keyHex: string): void {
+    let f = this.#foreign.get(keyHex);
+    if (f) {
+      f.via.add(flow);
+      return;
+    }
+    if (this.#foreign.size >= MAX_FOREIGN) return;
+    f = { name, via: new Set([flow]) };
+    this.#foreign.set(keyHex, f);
+    log.debug(`group ${this.groupIdHex.slice(0, 16)}...: ${nb.peerId.slice(0, 16)}... offers "${name}" (${keyHex.slice(0, 16)}...)`);
+    for (const l of this.#listeners) {
+      try {
+        l.publication?.(name, keyHex, nb.peerId);
+      } catch (err) {
+        log.warn(`group listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** A flow that carried other members' media infos ended (or its neighbour left): what only it carried is over. */
+  #forgetVia(flow: RecvFlow, keyHex?: string): void {
+    for (const [k, f] of this.#foreign) {
+      if (keyHex !== undefined && k !== keyHex) continue;
+      f.via.delete(flow);
+      if (f.via.size === 0) this.#foreign.delete(k);
+    }
   }
 
   #emit(kind: 'neighborConnect' | 'neighborDisconnect', peerId: string): void {
@@ -341,6 +393,7 @@ export class GroupNode {
       bytesIn: 0,
       address: memberIdOf(Buffer.from(session.farId, 'hex')),
       messagesOut: null,
+      reportFlows: new Set(),
     };
     this.#neighbors.set(nb.peerId, nb);
     session.onRecvFlow = (flow) => this.#onFlow(nb, flow);
@@ -383,6 +436,8 @@ export class GroupNode {
         this.controlBytesIn += m.length;
         link = this.#onMediaReport(nb, flow, link, m);
       };
+      flow.onComplete = () => this.#forgetVia(flow);
+      nb.reportFlows.add(flow);
       return;
     }
     if (isGr(md, GR_MEDIA)) {
@@ -513,12 +568,18 @@ export class GroupNode {
       switch (m[0]) {
         case MSG_MEDIA_INFOS: {
           const infos = decodeMediaInfos(m);
-          if ('end' in infos) return link;
+          if ('end' in infos) {
+            // The end of the publication this flow carried (ours echoed, or another member's).
+            if (!link) this.#forgetVia(flow);
+            return link;
+          }
           for (const l of nb.links.values()) {
             if (!l.publisher.publicationKey.equals(infos.publicationKey)) continue;
             if (!l.mediaOut) l.mediaOut = nb.session.openFlow(GR_MEDIA, flow.id, PRIORITY - 1);
             return l;
           }
+          const keyHex = infos.publicationKey.toString('hex');
+          if (!this.#ownKeys.has(keyHex)) this.#heardPublication(nb, flow, infos.streamName, keyHex);
           return link;
         }
         case MSG_PUSH:
@@ -543,6 +604,8 @@ export class GroupNode {
     if (this.#neighbors.get(nb.peerId) !== nb) return;
     this.#neighbors.delete(nb.peerId);
     for (const [p] of nb.links) p.removeLink(nb.peerId);
+    for (const f of nb.reportFlows) this.#forgetVia(f);
+    nb.reportFlows.clear();
     if (nb.verified) this.#emit('neighborDisconnect', nb.peerId);
   }
 
@@ -687,6 +750,8 @@ export class GroupNode {
 
   addPublisher(p: GroupPublisher): void {
     this.#publishers.add(p);
+    this.#ownKeys.add(p.publicationKey.toString('hex'));
+    if (this.#ownKeys.size > MAX_FOREIGN) this.#ownKeys.delete(this.#ownKeys.values().next().value as string);
     for (const nb of this.#neighbors.values()) if (nb.reportsHeard > 0) this.#offer(nb, p);
   }
 

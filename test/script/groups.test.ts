@@ -80,6 +80,38 @@ Client.prototype.counts = function () { return [groups[0].neighborCount, groups[
 Client.prototype.postIt = function (m) { return groups[0].post(m); };
 Client.prototype.tellAll = function (m) { return groups[1].sendToAllNeighbors(m); };
 Client.prototype.nearest = function (m) { return groups[0].sendToNearest(m, groups[0].convertPeerIDToGroupAddress(peers[0])); };
+
+// Two members that publish the same name: each hears the other's media infos (MulticastStream.Reset); later
+// publishers of a name the group has get Publish.BadName.
+var stage = [], stageSpec = null;
+Client.prototype.sameName = function (uri) {
+  var gs = new GroupSpecifier("stage"); gs.multicastEnabled = true; gs.serverChannelEnabled = true;
+  stageSpec = gs.toString();
+  [0, 1].forEach(function (i) {
+    var nc = new NetConnection();
+    nc.onStatus = function (info) {
+      if (info.code != "NetConnection.Connect.Success") return;
+      var ns = new NetStream(nc, stageSpec);
+      stage[i] = nc;
+      ns.onStatus = function (e) {
+        log.push("s" + i + " " + e.code + (e.details ? " " + e.details : ""));
+        if (e.code != "NetStream.Connect.Success") return;
+        ns.publish("race");
+        if (i == 0) publishOn(0, "solo");
+      };
+    };
+    nc.connect(uri);
+  });
+};
+function publishOn(i, name) {
+  var ns = new NetStream(stage[i], stageSpec);
+  ns.onStatus = function (e) {
+    log.push("p" + i + " " + name + " " + e.code);
+    if (e.code == "NetStream.Connect.Success") ns.publish(name);
+  };
+  return true;
+}
+Client.prototype.publishOn = publishOn;
 Client.prototype.log = function () { return log; };
 `;
 
@@ -165,5 +197,28 @@ test('NetGroup between two members: Connect.Success, Neighbor.Connect, counts, p
   // Routed to the member nearest the other's group address: that member.
   expect(await c.call('nearest', 'routed')).toBe('sent');
   await until(async () => (await logOf(c)).includes('g1 NetGroup.SendTo.Notify "routed" false'), 10_000);
+  c.close();
+});
+
+test('the same name twice in a group: both publishers hear MulticastStream.Reset; a later publisher of a published name gets Publish.BadName', async () => {
+  const c = await RtmpClient.connect(`${rtmp}/g`);
+  await c.call('sameName', `${rtmfp}/g`);
+  // Both publish "race" before they are neighbours; once each has the other's media infos, its focus moved.
+  await until(async () => {
+    const l = await logOf(c);
+    return l.includes('s0 NetStream.MulticastStream.Reset race') && l.includes('s1 NetStream.MulticastStream.Reset race');
+  }, 20_000);
+  let log = await logOf(c);
+  expect(log).toEqual(expect.arrayContaining(['s0 NetStream.Publish.Start race', 's1 NetStream.Publish.Start race', 'p0 solo NetStream.Publish.Start']));
+  // "solo" is member 0's: member 1 knows it only from member 0's media infos.
+  await c.call('publishOn', 1, 'solo');
+  await c.call('publishOn', 1, 'fresh');
+  await c.call('publishOn', 0, 'race');
+  await until(async () => (await logOf(c)).filter((l) => /^p[01] (solo|fresh|race) NetStream\.Publish\./.test(l)).length >= 4, 10_000);
+  log = await logOf(c);
+  expect(log).toContain('p1 solo NetStream.Publish.BadName');
+  expect(log).toContain('p1 fresh NetStream.Publish.Start');
+  expect(log).toContain('p0 race NetStream.Publish.BadName');
+  expect(log.filter((l) => /Reset solo/.test(l))).toEqual([]);
   c.close();
 });
