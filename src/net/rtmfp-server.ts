@@ -41,6 +41,8 @@ interface GroupChannel {
 
 /** Unknown peer ids asked for, by IHello tag: the first request is dropped, a repeat gets "gone". */
 const UNKNOWN_PEER_MEMORY = 4096;
+/** Group channels (so groups) one NetConnection may have open at once; more are refused. */
+const MAX_GROUP_CHANNELS = 32;
 
 export class RtmfpServer {
   readonly socket: RtmfpSocket;
@@ -107,12 +109,20 @@ export class RtmfpServer {
         };
         conn.onOtherFlow = (f) => {
           if (!isGroupChannel(f.metadata)) return false;
+          if (channels.length >= MAX_GROUP_CHANNELS) {
+            log.debug(`${addressKey(session.address)}: more than ${MAX_GROUP_CHANNELS} group channels: refused`);
+            f.reject(0);
+            return true;
+          }
           const ch: GroupChannel = { conn, flow: f, reply: null, groupId: null };
           channels.push(ch);
           f.onMessage = (m) => this.#onGroupMessage(ch, m);
           f.onComplete = () => {
             if (ch.groupId) this.groups.leave(ch.groupId, ch);
+            ch.groupId = null;
             ch.reply?.close();
+            const i = channels.indexOf(ch);
+            if (i >= 0) channels.splice(i, 1);
           };
           return true;
         };

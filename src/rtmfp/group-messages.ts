@@ -29,7 +29,7 @@
 import { createHmac } from 'node:crypto';
 import { RtmfpError } from '../errors';
 import { readAddress, writeAddress, type RtmfpAddress } from './handshake';
-import { Cursor, Writer, readOptions, writeOption } from './wire';
+import { Cursor, Writer, option, readOptions, writeOption } from './wire';
 
 export const GR_MAIN = Buffer.from([0x47, 0x52, 0x1c]);
 export const GR_MEDIA_REPORT = Buffer.from([0x47, 0x52, 0x11]);
@@ -124,7 +124,8 @@ export function encodeReport(r: GroupReport): Buffer {
   addressOption(w, 0x0a, r.addresses);
   w.u8(0);
   for (const p of r.peers) {
-    writeOption(w, 0x0f, p.peerId);
+    if (p.peerId.length !== 32) throw new RtmfpError('ERR_RTMFP_BAD_GROUP_MESSAGE', 'a report entry needs a 32-byte peer id');
+    w.vlu(0x22).bytes(option(0x0f, p.peerId)); // 22 21 0f <32>, as librtmfp writes and reads it
     w.vlu(Math.max(0, Math.floor(p.secondsSinceHeard)));
     addressOption(w, 0x0a, p.addresses);
     w.u8(0);
@@ -141,25 +142,21 @@ export function decodeReport(msg: Buffer): GroupReport {
     if (o.type === 0x0d) seenAs = addressesOf(o.value)[0] ?? null;
     else if (o.type === 0x0a) addresses = addressesOf(o.value);
   }
+  // Entries (librtmfp NetGroup::sendGroupReport / readGroupReport): 22 | 21 0f <32-byte peer id>, VLU seconds
+  // since heard, then the peer's address options until 00. An entry whose first field is not a peer id
+  // (librtmfp skips such a field) is skipped the same way.
   const peers: ReportPeer[] = [];
   while (c.remaining > 4 && peers.length < 256) {
-    const id = readOptions(c, 'report peer id', false).length; // never used: the id option is read below
-    void id;
-    break;
-  }
-  // Entries: 22 21 0f <32>, VLU seconds, options until 00.
-  const rest = new Cursor(msg, c.pos);
-  while (rest.remaining > 4 && peers.length < 256) {
-    const len = rest.vlu('report peer option length');
-    rest.need(len, 'report peer option');
-    const inner = new Cursor(msg, rest.pos, rest.pos + len);
-    rest.pos += len;
-    if (inner.vlu('report peer option type') !== 0x0f) throw new RtmfpError('ERR_RTMFP_BAD_GROUP_MESSAGE', 'report entry without a peer id');
-    const peerId = Buffer.from(inner.rest());
-    const seconds = rest.vlu('report peer time');
+    const len = c.vlu('report peer field length');
+    if (len === 0) continue;
+    c.need(len, 'report peer field');
+    const field = msg.subarray(c.pos, c.pos + len);
+    c.pos += len;
+    const isId = len === 34 && field[0] === 0x21 && field[1] === 0x0f;
+    const seconds = c.vlu('report peer time');
     let addrs: RtmfpAddress[] = [];
-    for (const o of readOptions(rest, 'report peer', true)) if (o.type === 0x0a) addrs = addressesOf(o.value);
-    peers.push({ peerId, secondsSinceHeard: seconds, addresses: addrs });
+    for (const o of readOptions(c, 'report peer', true)) if (o.type === 0x0a) addrs = addressesOf(o.value);
+    if (isId) peers.push({ peerId: Buffer.from(field.subarray(2)), secondsSinceHeard: seconds, addresses: addrs });
   }
   return { seenAs, addresses, peers };
 }

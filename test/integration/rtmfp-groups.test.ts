@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { audioStream, killAllTracked, makeTempDir, makeTestClip, probeUrl, removeDir, SSAS_BIN, videoStream, type TrackedProcess } from '../support';
-import { DEFAULT_GROUPSPEC, DEFAULT_GROUP_ID, runTestClient, startMonaTiny, startTestClient } from '../support/rtmfp-peers';
+import { DEFAULT_GROUPSPEC, DEFAULT_GROUP_ID, runTestClient, startMonaTiny, startTestClient, type TestClient } from '../support/rtmfp-peers';
 import { createNetns, netnsUnavailable, type Netns } from '../support/netns';
 
 jest.setTimeout(120_000);
@@ -38,6 +38,43 @@ afterEach(async () => {
 afterAll(() => {
   for (const d of dirs) removeDir(d);
 });
+
+/**
+ * Waits at least `minMs`, then until `count` of the receivers have written `minBytes` (or `maxMs` passed):
+ * on a loaded machine (CI runs several suites at once) members find each other and pull their first
+ * fragments later. What the members logged is printed when the wait runs out, for the failure that follows.
+ */
+async function untilReceived(receivers: TestClient[], minBytes: number, opts: { minMs: number; maxMs: number; count?: number; server?: TrackedProcess }): Promise<void> {
+  const start = Date.now();
+  const need = opts.count ?? receivers.length;
+  for (;;) {
+    const elapsed = Date.now() - start;
+    const done = receivers.filter((r) => fileSize(r.mediaFile) >= minBytes).length;
+    if (elapsed >= opts.minMs && done >= need) return;
+    if (elapsed >= opts.maxMs) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const lines = [`untilReceived: ${receivers.filter((r) => fileSize(r.mediaFile) >= minBytes).length}/${receivers.length} receivers reached ${minBytes} bytes in ${opts.maxMs} ms`];
+  for (const r of receivers) lines.push(`--- ${r.logFile} (${fileSize(r.mediaFile)} bytes received)`, tail(r.logFile, 15));
+  if (opts.server) lines.push('--- server', opts.server.output().split('\n').filter((l) => !/ access /.test(l)).slice(-40).join('\n'));
+  process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+function fileSize(f: string): number {
+  try {
+    return fs.statSync(f).size;
+  } catch {
+    return 0;
+  }
+}
+
+function tail(f: string, n: number): string {
+  try {
+    return fs.readFileSync(f, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
 
 async function ssasIn(n: Netns): Promise<{ proc: TrackedProcess; port: number }> {
   const proc = n.spawn(process.execPath, [SSAS_BIN, 'serve', '--port', '0', '--log-level', 'debug'], { name: 'ssas-netns' });
@@ -121,7 +158,7 @@ inNetns(`a script publishes into a NetGroup with new NetStream(nc, groupspec) (s
   const ff = ns.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
   void ff;
   await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
-  await new Promise((r) => setTimeout(r, 9000));
+  await untilReceived(receivers, 60_000, { minMs: 9000, maxMs: 40_000, server: ssas });
   for (const r of receivers) {
     const got = await r.stop();
     expect(got.mediaBytes).toBeGreaterThan(50_000);
@@ -149,7 +186,7 @@ inNetns(`the same with MonaServer's MonaTiny as the group's server: the script's
   for (const r of receivers) await r.waitForGroupJoin(20_000);
   ns.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
   await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
-  await new Promise((r) => setTimeout(r, 9000));
+  await untilReceived(receivers, 60_000, { minMs: 9000, maxMs: 40_000, server: ssas });
   for (const r of receivers) {
     const got = await r.stop();
     expect(got.mediaBytes).toBeGreaterThan(50_000);
@@ -230,7 +267,7 @@ async function groupRun(n: Netns, config: Record<string, string>, receivers: num
   for (const r of rx) await r.waitForGroupJoin(30_000);
   n.spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/origin/src`], { name: 'ffmpeg' });
   await ssas.waitForOutput(/group ns NetStream\.Publish\.Start/, 20_000);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await untilReceived(rx, 30_000, { minMs: seconds * 1000, maxMs: seconds * 1000 + 30_000, count: receivers - Math.floor(receivers / 10), server: ssas });
   const results = [];
   for (const r of rx) results.push(await r.stop());
   return { ssas, results };
