@@ -4,6 +4,7 @@
  * every session sends what the turn produced in as few packets as it can.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NetError } from '../errors';
@@ -18,6 +19,17 @@ export type RtmfpEndpointSettings = Omit<EndpointOptions, 'transmit' | 'onWork' 
 /** Socket buffers large enough for a burst of fan-out to hundreds of players (the kernel may cap them). */
 const SOCKET_BUFFER = 4 * 1024 * 1024;
 
+/**
+ * dgram resolves every destination through dns.lookup, which answers even an IP literal on a later tick:
+ * one tick per datagram. The endpoint only ever sends to IP addresses, answered here at once; a host name
+ * still goes to dns.lookup.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const fam = isIP(address);
+  if (fam !== 0) callback(null, address, fam);
+  else dnsLookup(address, { family: family === 6 ? 6 : 4 }, callback);
+}
+
 export class RtmfpSocket {
   readonly endpoint: Endpoint;
   readonly #socket: Socket;
@@ -26,8 +38,6 @@ export class RtmfpSocket {
   #timerAt = Infinity;
   #flushQueued = false;
   #closed = false;
-  /** Datagrams the kernel refused (full buffers): counted, never retried here (RTMFP retransmits). */
-  sendErrors = 0;
 
   private constructor(socket: Socket, family: 4 | 6, settings: RtmfpEndpointSettings) {
     this.#socket = socket;
@@ -57,7 +67,7 @@ export class RtmfpSocket {
   static listen(host: string, port: number, settings: RtmfpEndpointSettings): Promise<RtmfpSocket> {
     const family = isIP(host) === 6 ? 6 : 4;
     return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
+      const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER, lookup: literalLookup });
       const onError = (err: NodeJS.ErrnoException): void => {
         socket.close();
         reject(new NetError(err.code === 'EADDRINUSE' ? 'ERR_NET_ADDRESS_IN_USE' : 'ERR_NET_LISTEN', `UDP ${host}:${port}: ${err.message}`));
@@ -88,9 +98,9 @@ export class RtmfpSocket {
 
   #transmit(d: Buffer, to: PeerAddress): void {
     if (this.#closed) return;
-    this.#socket.send(d, to.port, to.address, (err) => {
-      if (err) this.sendErrors++;
-    });
+    // No callback: Node then sends synchronously without a completion tick per datagram. A datagram the
+    // kernel refuses (full buffers) is lost like any other; RTMFP retransmits.
+    this.#socket.send(d, to.port, to.address);
   }
 
   #queueFlush(): void {
