@@ -210,8 +210,15 @@ export class GroupNode {
   controlBytesOut = 0;
   controlBytesIn = 0;
 
-  private constructor(conn: RtmfpConnection, groupId: Buffer, description: string) {
+  /**
+   * `peerToPeerDisabled` in the groupspec: no member-to-member sessions either way (Flash then uses IP
+   * multicast and the server channel only). The node still joins the server's group channel.
+   */
+  readonly peerToPeer: boolean;
+
+  private constructor(conn: RtmfpConnection, groupId: Buffer, description: string, peerToPeer: boolean) {
     this.conn = conn;
+    this.peerToPeer = peerToPeer;
     this.#socket = conn.socket;
     this.groupId = groupId;
     this.groupIdHex = groupId.toString('hex');
@@ -225,7 +232,7 @@ export class GroupNode {
     const key = parsed.groupId.toString('hex');
     let node = nodes.get(key);
     if (!node || node.#closed) {
-      node = new GroupNode(conn, parsed.groupId, parsed.description);
+      node = new GroupNode(conn, parsed.groupId, parsed.description, !parsed.spec.peerToPeerDisabled);
       nodes.set(key, node);
       node.#start();
     }
@@ -336,7 +343,7 @@ export class GroupNode {
   #connectTo(peerId: string): void {
     if (this.#closed || peerId === this.#ourPeerId() || this.#neighbors.has(peerId) || this.#connecting.has(peerId)) return;
     this.#heard.set(peerId, Date.now());
-    if (this.#neighbors.size + this.#connecting.size >= MAX_NEIGHBORS) return;
+    if (!this.peerToPeer || this.#neighbors.size + this.#connecting.size >= MAX_NEIGHBORS) return;
     this.#connecting.add(peerId);
     const ep = this.#socket.endpoint;
     // Through the server's introduction: an IHello for the peer's id to the server (RFC 7016 3.5.1.4).
@@ -364,7 +371,7 @@ export class GroupNode {
 
   /** An incoming session whose first message (01) named this group. */
   adopt(session: Session, mainIn: RecvFlow, first: Buffer): void {
-    if (this.#closed || this.#neighbors.size >= MAX_NEIGHBORS) {
+    if (this.#closed || !this.peerToPeer || this.#neighbors.size >= MAX_NEIGHBORS) {
       session.close(this.#socket.now());
       return;
     }
@@ -740,7 +747,7 @@ export class GroupNode {
 
   /** NetGroup.addNeighbor: reach this member now (through the server's introduction). */
   addNeighbor(peerId: string): boolean {
-    if (!/^[0-9a-f]{64}$/.test(peerId)) return false;
+    if (!this.peerToPeer || !/^[0-9a-f]{64}$/.test(peerId)) return false;
     this.#connectTo(peerId);
     return true;
   }

@@ -112,6 +112,29 @@ function publishOn(i, name) {
   return true;
 }
 Client.prototype.publishOn = publishOn;
+
+// peerToPeerDisabled: the members join the group (the server tells each about the other) but never open
+// a session to each other.
+var lonely = [];
+Client.prototype.noP2P = function (uri) {
+  var gs = new GroupSpecifier("nop2p"); gs.postingEnabled = true; gs.serverChannelEnabled = true; gs.peerToPeerDisabled = true;
+  var spec = gs.toString();
+  [0, 1].forEach(function (i) {
+    var nc = new NetConnection();
+    nc.onStatus = function (info) {
+      if (info.code != "NetConnection.Connect.Success") return;
+      var g = new NetGroup(nc, spec);
+      lonely[i] = g;
+      g.onStatus = function (e) { log.push("n" + i + " " + e.code); };
+    };
+    if (i == 0) nc.connect(uri);
+    else { var iv = setInterval(function () { clearInterval(iv); nc.connect(uri); }, 300); }
+  });
+  return spec;
+};
+Client.prototype.noP2PState = function () {
+  return [lonely[0].neighborCount, lonely[1].neighborCount, Math.max(lonely[0].estimatedMemberCount, lonely[1].estimatedMemberCount), lonely[0].addNeighbor("763f90e4b524a0e026052bb5696bd143246f26c6eb0b9fa31b0d1ed39a092620")];
+};
 Client.prototype.log = function () { return log; };
 `;
 
@@ -220,5 +243,19 @@ test('the same name twice in a group: both publishers hear MulticastStream.Reset
   expect(log).toContain('p1 fresh NetStream.Publish.Start');
   expect(log).toContain('p0 race NetStream.Publish.BadName');
   expect(log.filter((l) => /Reset solo/.test(l))).toEqual([]);
+  c.close();
+});
+
+test('peerToPeerDisabled: both members join and hear of each other, and no member-to-member session opens (addNeighbor false)', async () => {
+  const c = await RtmpClient.connect(`${rtmp}/g`);
+  const spec = (await c.call('noP2P', `${rtmfp}/g`)) as string;
+  expect(spec).toMatch(/^G:/);
+  await until(async () => (await logOf(c)).filter((l) => /^n\d NetGroup\.Connect\.Success$/.test(l)).length === 2, 20_000);
+  // The members of the test above met within a second or two; give these as long and more.
+  await new Promise((r) => setTimeout(r, 4000));
+  const [n0, n1, estimated, added] = (await c.call('noP2PState')) as [number, number, number, boolean];
+  expect([n0, n1, added]).toEqual([0, 0, false]);
+  expect(estimated).toBe(2);
+  expect((await logOf(c)).filter((l) => /^n\d NetGroup\.Neighbor/.test(l))).toEqual([]);
   c.close();
 });
