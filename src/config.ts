@@ -15,6 +15,11 @@ export interface RtmpLimits {
   maxChunkSize: number;
   /** Seconds a new socket may take to finish the handshake and connect. */
   connectTimeoutSec: number;
+  /**
+   * Calls from one client handed to its application and not yet answered: at this many, ssas stops
+   * reading that client's socket (TCP pushes back on the client) until half have been answered.
+   */
+  maxPendingCalls: number;
 }
 
 export interface ServerConfig {
@@ -77,6 +82,7 @@ export const defaultServerConfig: ServerConfig = {
     maxChunkStreams: 64,
     maxChunkSize: 0xffffff,
     connectTimeoutSec: 30,
+    maxPendingCalls: 256,
   },
   playerHighWaterBytes: 4 * 1024 * 1024,
   playerLowWaterBytes: 256 * 1024,
@@ -109,6 +115,7 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
   checkInt('limits.maxMessageSize', cfg.limits.maxMessageSize, 1, 0xffffff);
   checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
   checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
+  checkInt('limits.maxPendingCalls', cfg.limits.maxPendingCalls, 1, 1_000_000);
   checkInt('writeBatchMs', cfg.writeBatchMs, 0, 1000);
   checkInt('writeBatchThreshold', cfg.writeBatchThreshold, 1, 1_000_000);
   if (cfg.playerLowWaterBytes > cfg.playerHighWaterBytes) {

@@ -25,6 +25,14 @@ export const serveSpec: CommandSpec = {
     { name: 'chunk-size', type: 'number', arg: 'BYTES', default: 4096, integer: { min: 128, max: 0xffffff }, description: 'Outgoing RTMP chunk size.' },
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, integer: { min: 0, max: 1000 }, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
+    {
+      name: 'max-pending-calls',
+      type: 'number',
+      arg: 'N',
+      default: 256,
+      integer: { min: 1, max: 1_000_000 },
+      description: "Calls from one client waiting for its application: at N, that client's input waits until half are answered.",
+    },
     { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', choices: ['debug', 'info', 'warn', 'error'], description: 'debug, info, warn or error.' },
     {
       name: 'logs',
@@ -70,6 +78,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     chunkSize: Number(args.options['chunk-size']),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     writeBatchMs: Number(args.options['write-batch-ms']),
+    limits: { maxPendingCalls: Number(args.options['max-pending-calls']) },
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
     // The samples inside the installed package: nothing is written there.
     appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,

@@ -57,6 +57,9 @@ export interface RtmfpConnectionOptions {
   nearId: string;
 }
 
+/** What a held connection (holdInput) may send before it is disconnected. */
+const MAX_HELD_BYTES = 8 * 1024 * 1024;
+
 export class RtmfpConnection implements MessageConnection {
   readonly protocol = 'rtmfp' as const;
   readonly role: 'server' | 'client';
@@ -238,6 +241,17 @@ export class RtmfpConnection implements MessageConnection {
       }
       if (ev === USER_CONTROL_SET_KEEPALIVE || ev === UserControlEvent.PingResponse) return;
     }
+    if (this.#held || this.#inQueue.length > 0) {
+      // Held (too many calls waiting for the application), or what was held is still going in: in order.
+      this.#inQueue.push(msg);
+      this.#inQueuedBytes += msg.payload.length;
+      if (this.#held && this.#inQueuedBytes > MAX_HELD_BYTES) {
+        this.destroy(new RtmfpError('ERR_RTMFP_INPUT_FLOOD', `more than ${MAX_HELD_BYTES} bytes sent while ${this.remoteAddress} had too many calls waiting`));
+        return;
+      }
+      this.#drainInbound();
+      return;
+    }
     if (this.#inLimit > 0) {
       this.#inQueue.push(msg);
       this.#inQueuedBytes += msg.payload.length;
@@ -373,9 +387,21 @@ export class RtmfpConnection implements MessageConnection {
     this.#drainInbound();
   }
 
+  /**
+   * RTMFP has no socket per client to pause: while held, messages wait here in order (acknowledged, so
+   * the sender goes on); a client that sends more than MAX_HELD_BYTES meanwhile is disconnected.
+   */
+  #held = false;
+
+  holdInput(hold: boolean): void {
+    if (this.#held === hold) return;
+    this.#held = hold;
+    if (!hold) this.#drainInbound();
+  }
+
   #drainInbound(): void {
     if (this.#inTimer) return;
-    while (this.#inQueue.length > 0 && !this.#closed) {
+    while (this.#inQueue.length > 0 && !this.#closed && !this.#held) {
       if (this.#inLimit === 0) {
         const m = this.#inQueue.shift()!;
         this.#inQueuedBytes -= m.payload.length;

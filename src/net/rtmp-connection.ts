@@ -269,7 +269,7 @@ export class RtmpConnection implements Flushable, MessageConnection {
       const queued = this.#inQueue;
       this.#inQueue = [];
       for (const b of queued) this.#consume(b);
-      if (!this.#closed) this.socket.resume();
+      if (!this.#closed && !this.#held) this.socket.resume();
     }
   }
 
@@ -288,12 +288,24 @@ export class RtmpConnection implements Flushable, MessageConnection {
     return true;
   }
 
+  /** holdInput(true): the socket is paused until the session has handled what it already read. */
+  #held = false;
+
+  holdInput(hold: boolean): void {
+    if (this.#held === hold || this.#closed) return;
+    this.#held = hold;
+    if (hold) this.socket.pause();
+    else if (this.#inQueue.length > 0) {
+      if (!this.#inPauseTimer) this.#drainInbound();
+    } else if (!this.#inPauseTimer) this.socket.resume();
+  }
+
   /** Input held back by the client-to-server limit, fed to the decoder as each second's budget allows. */
   #inQueue: Buffer[] = [];
 
   #drainInbound(): void {
     this.#inPauseTimer = null;
-    while (this.#inQueue.length > 0 && !this.#closed) {
+    while (this.#inQueue.length > 0 && !this.#closed && !this.#held) {
       const now = Date.now();
       if (now - this.#inWindowStart >= 1000) {
         this.#inWindowStart = now;
@@ -312,7 +324,7 @@ export class RtmpConnection implements Flushable, MessageConnection {
       this.#inWindowBytes += take.length;
       this.#consume(take);
     }
-    if (!this.#closed) this.socket.resume();
+    if (!this.#closed && !this.#held) this.socket.resume();
   }
 
   #onData(buf: Buffer): void {

@@ -97,6 +97,11 @@ export interface MessageConnection {
   ping(timeoutMs?: number): Promise<number>;
   /** Client-to-server limit in bytes per second (0 = none). */
   setInboundLimit(bytesPerSecond: number): void;
+  /**
+   * Stop (true) or go on (false) reading what the peer sends, while what it already sent is being
+   * handled (too many calls waiting for the application). RTMP pauses the socket: TCP pushes back.
+   */
+  holdInput(hold: boolean): void;
   /** Counts bytes against a server-to-client budget per second; false when this second's budget is spent. */
   takeOutbound(bytes: number, limit: number): boolean;
   /** RTMFP: the addresses a client reported for itself (setPeerInfo), used to introduce peers to it. */

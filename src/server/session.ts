@@ -281,9 +281,14 @@ export class ClientSession {
     const raw = head.rawArgs!;
     const cmd = { name, transactionId: head.transactionId } as Command;
     const call: RawCall = { name, args: raw, decodeArgs: () => completeCommand(head).args };
+    const done = this.#callStarted();
     try {
-      logic.onRawCall(this, call, (outcome) => this.#finishCall(cmd, outcome));
+      logic.onRawCall(this, call, (outcome) => {
+        done();
+        this.#finishCall(cmd, outcome);
+      });
     } catch (err) {
+      done();
       if (isSsasError(err) && err.code.startsWith('ERR_AMF_')) throw err;
       this.#finishCall(cmd, { kind: 'error', info: Status.callFailed((err as Error).message) });
     }
@@ -292,11 +297,44 @@ export class ClientSession {
 
   #onCall(cmd: Command): void {
     const instance = this.instance!;
+    const done = this.#callStarted();
     try {
-      instance.logic.onCall(this, cmd.name, cmd.args, (outcome) => this.#finishCall(cmd, outcome));
+      instance.logic.onCall(this, cmd.name, cmd.args, (outcome) => {
+        done();
+        this.#finishCall(cmd, outcome);
+      });
     } catch (err) {
+      done();
       this.#finishCall(cmd, { kind: 'error', info: Status.callFailed((err as Error).message) });
     }
+  }
+
+  /** Calls of this client handed to its application and not answered yet (limits.maxPendingCalls). */
+  callsInFlight = 0;
+  #inputHeld = false;
+
+  /**
+   * Counts a call handed to the application; the function returned uncounts it (once). At
+   * limits.maxPendingCalls the connection stops reading until half of them are answered: the client
+   * waits (TCP pushes back), nothing it sent is lost, and its calls no longer crowd out other clients'.
+   */
+  #callStarted(): () => void {
+    const max = this.ctx.config.limits.maxPendingCalls;
+    if (++this.callsInFlight >= max && !this.#inputHeld) {
+      this.#inputHeld = true;
+      log.debug(`${this.label}: ${this.callsInFlight} calls waiting for the application: reading paused`);
+      this.conn.holdInput(true);
+    }
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      this.callsInFlight--;
+      if (this.#inputHeld && this.callsInFlight <= max >> 1) {
+        this.#inputHeld = false;
+        this.conn.holdInput(false);
+      }
+    };
   }
 
   #finishCall(cmd: Command, outcome: CallOutcome): void {
