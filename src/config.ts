@@ -20,6 +20,11 @@ export interface RtmpLimits {
    * reading that client's socket (TCP pushes back on the client) until half have been answered.
    */
   maxPendingCalls: number;
+  /**
+   * Bytes of unfinished messages all RTMP connections together may hold (each may hold up to 32 MB);
+   * beyond it the connection holding the most is closed with ERR_RTMP_SERVER_BUFFER_LIMIT.
+   */
+  maxServerPendingBytes: number;
 }
 
 export interface ServerConfig {
@@ -83,6 +88,7 @@ export const defaultServerConfig: ServerConfig = {
     maxChunkSize: 0xffffff,
     connectTimeoutSec: 30,
     maxPendingCalls: 256,
+    maxServerPendingBytes: 256 * 1024 * 1024,
   },
   playerHighWaterBytes: 4 * 1024 * 1024,
   playerLowWaterBytes: 256 * 1024,
@@ -116,6 +122,7 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
   checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
   checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
   checkInt('limits.maxPendingCalls', cfg.limits.maxPendingCalls, 1, 1_000_000);
+  checkInt('limits.maxServerPendingBytes', cfg.limits.maxServerPendingBytes, 1024 * 1024, 2 ** 40);
   checkInt('writeBatchMs', cfg.writeBatchMs, 0, 1000);
   checkInt('writeBatchThreshold', cfg.writeBatchThreshold, 1, 1_000_000);
   if (cfg.playerLowWaterBytes > cfg.playerHighWaterBytes) {

@@ -32,6 +32,23 @@ export type { ConnectionStats };
 
 let nextConnectionId = 1;
 
+/**
+ * Bytes of unfinished messages held by all RTMP connections of this process (limits.maxServerPendingBytes).
+ * Each connection may hold limits up to its own 32 MB; when all together would pass the cap, the
+ * connection holding the most is closed (ERR_RTMP_SERVER_BUFFER_LIMIT): one that trickles huge messages
+ * goes before one that sends an ordinary key frame.
+ */
+const pendingBudget = { used: 0, cap: 256 * 1024 * 1024, holders: new Set<RtmpConnection>() };
+
+export function configurePendingBudget(capBytes: number): void {
+  pendingBudget.cap = capBytes;
+}
+
+/** What the budget above holds now (for tests and stats). */
+export function pendingBytesInUse(): number {
+  return pendingBudget.used;
+}
+
 export class RtmpConnection implements Flushable, MessageConnection {
   readonly protocol = 'rtmp' as const;
   readonly identity = null;
@@ -350,7 +367,11 @@ export class RtmpConnection implements Flushable, MessageConnection {
         if (r.rest && r.rest.length > 0 && !this.#closed) this.#decoder.push(r.rest);
         return;
       }
-      this.#decoder.push(buf);
+      try {
+        this.#decoder.push(buf);
+      } finally {
+        this.#accountPending();
+      }
       this.#maybeAcknowledge();
     } catch (err) {
       this.#fail(err);
@@ -408,9 +429,35 @@ export class RtmpConnection implements Flushable, MessageConnection {
     }
   }
 
+  /** This connection's share of pendingBudget. */
+  #pendingAccounted = 0;
+
+  #accountPending(): void {
+    const held = this.#closed ? 0 : this.#decoder.pendingBytes;
+    const delta = held - this.#pendingAccounted;
+    if (delta === 0) return;
+    pendingBudget.used += delta;
+    this.#pendingAccounted = held;
+    if (held > 0) pendingBudget.holders.add(this);
+    else pendingBudget.holders.delete(this);
+    if (delta < 0 || pendingBudget.used <= pendingBudget.cap) return;
+    let largest: RtmpConnection = this;
+    for (const c of pendingBudget.holders) if (c.#pendingAccounted > largest.#pendingAccounted) largest = c;
+    const err = new RtmpError(
+      'ERR_RTMP_SERVER_BUFFER_LIMIT',
+      `unfinished messages of all connections would hold more than ${pendingBudget.cap} bytes; this one held ${largest.#pendingAccounted}`,
+    );
+    if (largest === this) throw err;
+    log.warn(`connection ${largest.id} (${largest.remoteAddress}): ${err.message}: closed`);
+    largest.destroy(err);
+  }
+
   #shutdown(err?: SsasError): void {
     if (this.#closed) return;
     this.#closed = true;
+    pendingBudget.used -= this.#pendingAccounted;
+    this.#pendingAccounted = 0;
+    pendingBudget.holders.delete(this);
     this.#ready = false;
     if (this.#inPauseTimer) clearTimeout(this.#inPauseTimer);
     this.#inPauseTimer = null;

@@ -11,6 +11,7 @@ import { RtmpConnection } from '../net/rtmp-connection';
 import { RtmfpServer } from '../net/rtmfp-server';
 import type { MessageConnection } from './connection';
 import { configureWriteScheduler } from '../net/write-scheduler';
+import { configurePendingBudget } from '../net/rtmp-connection';
 import { DefaultLogic, type AppLogic } from './app-logic';
 import { AppInstance, type AppDefinition, type InstanceHost } from './app-instance';
 import type { ServerContext } from './server-context';
@@ -71,6 +72,7 @@ export class Server implements ServerContext, InstanceHost {
     this.config = resolveServerConfig(cfg);
     this.config.appsDir = path.resolve(this.config.appsDir);
     configureWriteScheduler({ batchMs: this.config.writeBatchMs, threshold: this.config.writeBatchThreshold });
+    configurePendingBudget(this.config.limits.maxServerPendingBytes);
     this.#logicFactory = logicFactory ?? (() => new DefaultLogic());
     this.defaultIdleTimeoutSec = defaultIdleTimeoutSec ?? 60;
   }
