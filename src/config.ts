@@ -66,6 +66,11 @@ export interface ServerConfig {
    */
   writeBatchMs: number;
   writeBatchThreshold: number;
+  /**
+   * Application instances loaded at once (FMS Vhost.xml ResourceLimits/MaxAppInstances, which overrides
+   * this); a connect that would load one more is rejected until one unloads.
+   */
+  maxAppInstances: number;
   /** Answer encoder RPCs (releaseStream, FCPublish, FCUnpublish, FCSubscribe, getStreamLength) when the script does not define them. */
   autoAnswerEncoderCalls: boolean;
 }
@@ -95,6 +100,7 @@ export const defaultServerConfig: ServerConfig = {
   fmsVersion: '3,5,7,7009',
   capabilities: 31,
   autoAnswerEncoderCalls: true,
+  maxAppInstances: 250,
   writeBatchMs: 20,
   writeBatchThreshold: 200,
 };
@@ -121,6 +127,7 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
   checkInt('limits.maxMessageSize', cfg.limits.maxMessageSize, 1, 0xffffff);
   checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
   checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
+  checkInt('maxAppInstances', cfg.maxAppInstances, 1, 1_000_000);
   checkInt('limits.maxPendingCalls', cfg.limits.maxPendingCalls, 1, 1_000_000);
   checkInt('limits.maxServerPendingBytes', cfg.limits.maxServerPendingBytes, 1024 * 1024, 2 ** 40);
   checkInt('writeBatchMs', cfg.writeBatchMs, 0, 1000);

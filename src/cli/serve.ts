@@ -26,6 +26,14 @@ export const serveSpec: CommandSpec = {
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, integer: { min: 0, max: 1000 }, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
     {
+      name: 'max-instances',
+      type: 'number',
+      arg: 'N',
+      default: 250,
+      integer: { min: 1, max: 1_000_000 },
+      description: 'Application instances loaded at once (Vhost.xml ResourceLimits/MaxAppInstances overrides it); a connect that would load one more is rejected.',
+    },
+    {
       name: 'max-pending-calls',
       type: 'number',
       arg: 'N',
@@ -79,6 +87,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     writeBatchMs: Number(args.options['write-batch-ms']),
     limits: { maxPendingCalls: Number(args.options['max-pending-calls']) },
+    maxAppInstances: Number(args.options['max-instances']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
     // The samples inside the installed package: nothing is written there.
     appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,

@@ -18,7 +18,7 @@ import type { ServerContext } from './server-context';
 import { ClientSession, type SessionStream } from './session';
 import type { LiveStream } from './live-stream';
 import type { RtmpMessage } from '../rtmp/types';
-import { NetError } from '../errors';
+import { NetError, SsasError } from '../errors';
 import { defaultVhostConfig, loadVhostConfig, virtualKeyFor, type VhostConfig } from './vhost-config';
 import { AccessEvents, type AccessEventName, type AccessFacts } from './access-log';
 
@@ -203,6 +203,13 @@ export class Server implements ServerContext, InstanceHost {
     if (existing && existing.state !== 'stopping' && existing.state !== 'stopped') return existing;
     let creating = this.#creating.get(key);
     if (!creating) {
+      const max = this.vhost.maxAppInstances ?? this.config.maxAppInstances;
+      let loaded = this.#creating.size;
+      for (const i of this.instances.values()) if (i.state !== 'stopped') loaded++;
+      if (loaded >= max) {
+        log.warn(`instance ${key} refused: ${loaded} application instances are loaded (MaxAppInstances ${max})`);
+        throw new SsasError('ERR_INSTANCE_LIMIT', `the server has ${loaded} application instances loaded, its limit (MaxAppInstances ${max})`);
+      }
       creating = (async () => {
         const instance = new AppInstance(this, app, instanceName, new DefaultLogic());
         instance.logic = await this.#logicFactory(instance, this);

@@ -10,6 +10,9 @@
  *   for every application of the server, consulted after the application's own
  *   `StreamManager/VirtualDirectory` mappings (see stream-paths.ts for the lookup).
  *
+ * - `ResourceLimits/MaxAppInstances`: how many application instances may be loaded at once; a connect that
+ *   would load one more is rejected (NetConnection.Connect.Rejected) until one unloads.
+ *
  * Anything else in the file is ignored. A malformed file throws ConfigError ERR_VHOST_CONFIG (or
  * ERR_XML_MALFORMED with line and column); `ssas serve` refuses to start on it.
  */
@@ -41,6 +44,8 @@ export interface VhostConfig {
   virtualDirectories: VirtualDirectoryMapping[];
   /** `<appsDir>/Application.xml`, the settings every application starts from (see AppDefaults). */
   appDefaults?: AppDefaults;
+  /** `ResourceLimits/MaxAppInstances`: application instances loaded at once (absent: the server's setting). */
+  maxAppInstances?: number;
 }
 
 export function defaultVhostConfig(): VhostConfig {
@@ -101,6 +106,8 @@ export function parseVhostConfig(xmlText: string, file: string): VhostConfig {
     const m = r.mapping(el);
     if (m) cfg.virtualDirectories.push(m);
   }
+  const maxInstances = r.number(r.one(root, ['ResourceLimits', 'MaxAppInstances']), 1, 1_000_000, true);
+  if (maxInstances !== undefined) cfg.maxAppInstances = maxInstances;
   return cfg;
 }
 
