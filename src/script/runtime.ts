@@ -144,6 +144,12 @@ export class ScriptRuntime {
   #watchdog: NodeJS.Timeout | null = null;
   #lastProgress = -1;
   #progressCpu = 0n;
+  /**
+   * (wall ms, isolate CPU ns) about once a second while events run: the CPU share over a window of 6 x
+   * MaxTimeOut (60 s by default) may not pass 5/6 of a core, so a script whose every event stays just under
+   * the per-event limit still cannot hold its instance (and a core) forever.
+   */
+  #cpuSamples: Array<{ wall: number; cpu: bigint }> = [];
   #progressWall = 0;
   readonly #inspector: boolean;
   #refs: ivm.Reference<unknown>[] = [];
@@ -540,6 +546,7 @@ export class ScriptRuntime {
     const p = Atomics.load(this.#progress, 0);
     const cpu = this.isolate.cpuTime;
     const now = Date.now();
+    if (this.#cpuShareExceeded(now, cpu)) return;
     if (p !== this.#lastProgress) {
       this.#lastProgress = p;
       this.#progressCpu = cpu;
@@ -556,6 +563,26 @@ export class ScriptRuntime {
     if (!this.#inspector && now - this.#progressWall > wallLimitMs) {
       this.#die(new ScriptError('ERR_SCRIPT_TIMEOUT', `script of ${this.name} has been blocked for ${Math.round(wallLimitMs / 1000)} s in one event`));
     }
+  }
+
+  #cpuShareExceeded(now: number, cpu: bigint): boolean {
+    const samples = this.#cpuSamples;
+    const last = samples[samples.length - 1];
+    if (!last || now - last.wall >= 1000) samples.push({ wall: now, cpu });
+    const windowMs = (Number(this.#timeoutNs) / 1e6) * 6;
+    while (samples.length > 1 && now - samples[1]!.wall >= windowMs) samples.shift();
+    const first = samples[0]!;
+    const spanMs = now - first.wall;
+    if (spanMs < windowMs - 1000) return false;
+    const usedMs = Number(cpu - first.cpu) / 1e6;
+    if (usedMs <= (spanMs * 5) / 6) return false;
+    this.#die(
+      new ScriptError(
+        'ERR_SCRIPT_CPU_SHARE',
+        `script of ${this.name} used ${(usedMs / 1000).toFixed(1)} s of CPU in ${(spanMs / 1000).toFixed(1)} s (at most 5/6 of a core over 6 x MaxTimeOut)`,
+      ),
+    );
+    return true;
   }
 
   #processOps(ops: unknown): void {
