@@ -111,7 +111,7 @@ export class ServerNetConnection {
         client.onClose = () => {
           if (attempt !== this.#attempt) return;
           const was = this.state;
-          this.#teardown(true);
+          this.#teardown(true, true);
           if (was === 'connected') this.#status(info('status', 'NetConnection.Connect.Closed', 'Connection closed.'));
         };
         this.#status(client.connectResult?.info ?? info('status', 'NetConnection.Connect.Success', 'Connection succeeded.'));
@@ -153,14 +153,15 @@ export class ServerNetConnection {
     if (was === 'connected' || was === 'connecting') this.#status(info('status', 'NetConnection.Connect.Closed', 'Connection closed.'));
   }
 
-  #teardown(closeStreams: boolean): void {
+  /** `lost`: the remote went away (not the script's close or an unload): publishing streams are told. */
+  #teardown(closeStreams: boolean, lost = false): void {
     const c = this.client;
     this.client = null;
     const was = this.state;
     if (this.state !== 'idle') this.state = 'closed';
     if (was === 'connected') for (const l of Array.from(this.stateListeners)) l('closed');
     c?.close();
-    if (closeStreams) for (const ns of Array.from(this.streams)) ns.connectionLost();
+    if (closeStreams) for (const ns of Array.from(this.streams)) ns.connectionLost(lost);
     this.#release?.();
     this.#release = null;
   }
@@ -342,7 +343,16 @@ export class ServerNetStream implements LiveSubscriber {
     );
   }
 
-  connectionLost(): void {
+  /**
+   * The NetConnection is gone. When the remote went away (`lost`) a stream that was publishing, or asked
+   * to, hears NetStream.Failed (after the NetConnection's Connect.Closed): it will not publish again on
+   * this NetConnection, and the script knows to publish on a new one.
+   */
+  connectionLost(lost = false): void {
+    const name = this.#publishName;
+    if (lost && name !== null && !this.#dead && !this.#failed) {
+      setImmediate(() => this.#status(info('error', 'NetStream.Failed', `The connection to ${this.nc.uri ?? 'the remote server'} was lost while ${name} was published.`, { details: name })));
+    }
     this.#group?.close();
     this.#group = null;
     this.#dead = true;

@@ -223,7 +223,7 @@ describe('ssas to ssas', () => {
     admin.close();
   }, 60_000);
 
-  it('the remote killed mid-stream: the script sees Connect.Closed, reconnects and publishes again', async () => {
+  it('the remote killed mid-stream: the script sees Connect.Closed, its publishing NetStream NetStream.Failed, it reconnects and publishes again', async () => {
     // A second archive server on a fixed port we can kill and restart.
     const port = edge.port;
     const feed = await RtmpClient.connect(`${originUrl}/recorder`);
@@ -233,6 +233,10 @@ describe('ssas to ssas', () => {
     const before = traces.length;
     await edge.close();
     await until(() => traces.slice(before).includes('archive NetConnection.Connect.Closed'), 5000, 'Connect.Closed within seconds', recent);
+    // The NetStream that was publishing there is told too, after its NetConnection.
+    await until(() => traces.slice(before).includes('archive-ns survivor NetStream.Failed'), 5000, 'NetStream.Failed', recent);
+    const after = traces.slice(before);
+    expect(after.indexOf('archive NetConnection.Connect.Closed')).toBeLessThan(after.indexOf('archive-ns survivor NetStream.Failed'));
     edge = createServer({ appsDir: edgeApps, port });
     await edge.listen();
     await until(() => traces.slice(before).includes('archive NetConnection.Connect.Success'), 10_000, 'reconnected', recent);
