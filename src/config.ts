@@ -71,6 +71,8 @@ export interface ServerConfig {
    * this); a connect that would load one more is rejected until one unloads.
    */
   maxAppInstances: number;
+  /** Folders Stream.setVirtualPath may map to besides the application's own and those Vhost.xml / Application.xml map. */
+  virtualPathRoots: string[];
   /** Answer encoder RPCs (releaseStream, FCPublish, FCUnpublish, FCSubscribe, getStreamLength) when the script does not define them. */
   autoAnswerEncoderCalls: boolean;
 }
@@ -101,6 +103,7 @@ export const defaultServerConfig: ServerConfig = {
   capabilities: 31,
   autoAnswerEncoderCalls: true,
   maxAppInstances: 250,
+  virtualPathRoots: [],
   writeBatchMs: 20,
   writeBatchThreshold: 200,
 };

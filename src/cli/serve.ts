@@ -26,6 +26,12 @@ export const serveSpec: CommandSpec = {
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, integer: { min: 0, max: 1000 }, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
     {
+      name: 'virtual-path-roots',
+      type: 'string',
+      arg: 'DIRS',
+      description: "Folders (';'-separated) Stream.setVirtualPath may map to, besides the application's own and those Vhost.xml or Application.xml map.",
+    },
+    {
       name: 'max-instances',
       type: 'number',
       arg: 'N',
@@ -88,6 +94,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     writeBatchMs: Number(args.options['write-batch-ms']),
     limits: { maxPendingCalls: Number(args.options['max-pending-calls']) },
     maxAppInstances: Number(args.options['max-instances']),
+    virtualPathRoots: scriptLibDirsOption(args.options['virtual-path-roots']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
     // The samples inside the installed package: nothing is written there.
     appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,

@@ -12,6 +12,7 @@ import type { ScriptExtension, ScriptLogic } from './script-logic';
 import type { HostRequest, ScriptOp } from './runtime';
 import type { LiveStream } from '../server/live-stream';
 import { setVirtualPath } from '../server/vhost-config';
+import { defaultAppConfig } from './app-config';
 
 /** Resolves a server-side NetConnection id to a live stream pulled from it (set by the NetConnection feature). */
 export type RemoteLiveResolver = (logic: ScriptLogic, ncId: number, name: string) => LiveStream | null;
@@ -89,7 +90,15 @@ export class StreamExtension implements ScriptExtension {
         return true;
       }
       case 'streamVirtualPath': {
-        setVirtualPath(logic.instance.vhost, String(op.path), String(op.directory), String(op.key ?? ''), logic.instance.app.dir);
+        const inst = logic.instance;
+        const cfg = inst.appConfig ?? defaultAppConfig();
+        const roots = [inst.app.dir, ...cfg.streams.virtualDirectories.map((m) => m.dir), ...inst.vhost.virtualDirectories.map((m) => m.dir), ...inst.vhost.extraRoots];
+        const directory = String(op.directory);
+        if (!setVirtualPath(inst.vhost, String(op.path), directory, String(op.key ?? ''), inst.app.dir, { app: inst.app.name, roots })) {
+          inst.log.warn(
+            `Stream.setVirtualPath("${String(op.path)}", "${directory}"): refused [ERR_VIRTUAL_PATH_OUTSIDE]: the folder must be inside the application's folder, a folder Vhost.xml or Application.xml maps, or --virtual-path-roots (or the path or key is invalid)`,
+          );
+        }
         return true;
       }
     }

@@ -83,6 +83,7 @@ export class Server implements ServerContext, InstanceHost {
    */
   async listen(): Promise<{ host: string; port: number; url: string; rtmfpUrl: string | null }> {
     this.vhost = await loadVhostConfig(this.config.appsDir);
+    this.vhost.extraRoots = this.config.virtualPathRoots.map((d) => path.resolve(d));
     if (this.vhost.file) log.info(`virtual keys and directories from ${this.vhost.file}`);
     if (this.vhost.appDefaults) log.info(`settings for every application from ${this.vhost.appDefaults.config.file}`);
     const tcp = await new Promise<{ host: string; port: number; url: string }>((resolve, reject) => {

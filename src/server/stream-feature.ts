@@ -27,11 +27,13 @@ const log = getLogger('streams');
 export function storageOf(instance: AppInstance, virtualKey = ''): StreamStorage {
   const cfg = instance.appConfig ?? defaultAppConfig();
   const vhost = instance.vhost.virtualDirectories;
+  const own = instance.vhost.scriptMappings.get(instance.app.name);
+  const dirs = vhost.length === 0 ? cfg.streams.virtualDirectories : [...cfg.streams.virtualDirectories, ...vhost];
   return {
     appDir: instance.app.dir,
     instanceName: instance.instanceName,
     storageDir: cfg.streams.storageDir,
-    virtualDirectories: vhost.length === 0 ? cfg.streams.virtualDirectories : [...cfg.streams.virtualDirectories, ...vhost],
+    virtualDirectories: own ? [...own, ...dirs] : dirs,
     virtualKey,
   };
 }

@@ -16,6 +16,7 @@
  * Anything else in the file is ignored. A malformed file throws ConfigError ERR_VHOST_CONFIG (or
  * ERR_XML_MALFORMED with line and column); `ssas serve` refuses to start on it.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import {
@@ -46,10 +47,17 @@ export interface VhostConfig {
   appDefaults?: AppDefaults;
   /** `ResourceLimits/MaxAppInstances`: application instances loaded at once (absent: the server's setting). */
   maxAppInstances?: number;
+  /**
+   * Mappings scripts made with Stream.setVirtualPath, by application name: each applies to the
+   * application that made it (every instance of it), before its Application.xml and the server's mappings.
+   */
+  scriptMappings: Map<string, VirtualDirectoryMapping[]>;
+  /** Folders besides the mapped ones that setVirtualPath may map to (`ssas serve --virtual-path-roots`). */
+  extraRoots: string[];
 }
 
 export function defaultVhostConfig(): VhostConfig {
-  return { virtualKeys: [], virtualDirectories: [] };
+  return { virtualKeys: [], virtualDirectories: [], scriptMappings: new Map(), extraRoots: [] };
 }
 
 /** "WIN 10,0,32,18" -> platform WIN, version [10, 0, 32, 18]; null when it is not of that form. */
@@ -111,22 +119,64 @@ export function parseVhostConfig(xmlText: string, file: string): VhostConfig {
   return cfg;
 }
 
+/** Who calls setVirtualPath from a script: its application, and the folders it may map to. */
+export interface VirtualPathScope {
+  app: string;
+  /** The application's folder, the folders the operator mapped (Vhost.xml, Application.xml), --virtual-path-roots. */
+  roots: string[];
+}
+
+/** `dir` is inside one of `roots`, symbolic links followed as far as the path exists. */
+export function insideRoots(dir: string, roots: string[]): boolean {
+  const real = realpathOfExisting(path.resolve(dir));
+  return roots.some((r) => {
+    const rel = path.relative(realpathOfExisting(path.resolve(r)), real);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  });
+}
+
+/** The real path of the longest existing ancestor of `p`, with the rest of `p` after it. */
+function realpathOfExisting(p: string): string {
+  const tail: string[] = [];
+  let cur = p;
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(cur), ...tail.reverse());
+    } catch {
+      const up = path.dirname(cur);
+      if (up === cur) return p;
+      tail.push(path.basename(cur));
+      cur = up;
+    }
+  }
+}
+
 /**
- * Stream.setVirtualPath(virtualPath, directory, virtualKey): sets the server-wide mapping of `virtualPath`
- * for `key` (replacing the one there was), or removes it when `directory` is empty. A relative directory
- * is relative to the calling application's folder. Returns false for a path that is empty or a key with
- * "*" or ":".
+ * Stream.setVirtualPath(virtualPath, directory, virtualKey): sets the mapping of `virtualPath` for `key`
+ * (replacing the one there was), or removes it when `directory` is empty. A relative directory is relative
+ * to the calling application's folder. With a `scope` (a script's call) the mapping is the calling
+ * application's own (cfg.scriptMappings) and the directory must lie inside the scope's roots; without one
+ * the server-wide list is changed (Vhost.xml's). Returns false for a path that is empty, a key with "*" or
+ * ":", or a directory outside the roots (ERR_VIRTUAL_PATH_OUTSIDE is logged by the caller).
  */
-export function setVirtualPath(cfg: VhostConfig, virtualPath: string, directory: string, key: string, baseDir: string): boolean {
+export function setVirtualPath(cfg: VhostConfig, virtualPath: string, directory: string, key: string, baseDir: string, scope?: VirtualPathScope): boolean {
   const prefix = virtualPrefix(virtualPath);
   if (prefix === '/' || /[*:]/.test(key)) return false;
-  const same = (m: VirtualDirectoryMapping): boolean => m.prefix.toLowerCase() === prefix.toLowerCase() && (m.key ?? '') === key;
-  cfg.virtualDirectories = cfg.virtualDirectories.filter((m) => !same(m));
   const dir = directory.trim();
-  if (dir === '') return true;
-  const m: VirtualDirectoryMapping = { prefix, dir: resolveConfigDir(baseDir, dir) };
-  if (key !== '') m.key = key;
-  cfg.virtualDirectories.push(m);
+  const resolved = dir === '' ? '' : resolveConfigDir(baseDir, dir);
+  if (scope && resolved !== '' && !insideRoots(resolved, scope.roots)) return false;
+  const same = (m: VirtualDirectoryMapping): boolean => m.prefix.toLowerCase() === prefix.toLowerCase() && (m.key ?? '') === key;
+  let list = scope ? (cfg.scriptMappings.get(scope.app) ?? []) : cfg.virtualDirectories;
+  list = list.filter((m) => !same(m));
+  if (resolved !== '') {
+    const m: VirtualDirectoryMapping = { prefix, dir: resolved };
+    if (key !== '') m.key = key;
+    list.push(m);
+  }
+  if (scope) {
+    if (list.length > 0) cfg.scriptMappings.set(scope.app, list);
+    else cfg.scriptMappings.delete(scope.app);
+  } else cfg.virtualDirectories = list;
   return true;
 }
 

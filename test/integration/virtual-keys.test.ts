@@ -20,6 +20,7 @@ const apps = makeTempDir('vkeys');
 const dirs = { on2: path.join(apps, 'media', 'on2'), sorenson: path.join(apps, 'media', 'sorenson'), plain: path.join(apps, 'media', 'plain'), deep: path.join(apps, 'media', 'deep') };
 let server: Server;
 let base: string;
+const outside = makeTempDir('vk-outside');
 
 const VHOST = `<?xml version="1.0" encoding="UTF-8"?>
 <VirtualHost>
@@ -77,6 +78,12 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(apps, 'vk'));
   fs.writeFileSync(path.join(apps, 'vk', 'main.asc'), MAIN);
   fs.writeFileSync(path.join(apps, 'vk', 'Application.xml'), APP_XML);
+  // A second application: the mappings vk's script makes are vk's alone.
+  fs.mkdirSync(path.join(apps, 'vk2'));
+  fs.writeFileSync(path.join(apps, 'vk2', 'main.asc'), MAIN);
+  // A folder no configuration maps, outside every application, with a clip in it.
+  fs.mkdirSync(outside, { recursive: true });
+  fs.copyFileSync(big, path.join(outside, 'clip.flv'));
   fs.writeFileSync(path.join(apps, 'Vhost.xml'), VHOST);
   server = createServer({ appsDir: apps, port: 0 });
   base = (await server.listen()).url;
@@ -86,6 +93,7 @@ afterAll(async () => {
   await killAllTracked();
   await server?.close();
   removeDir(apps);
+  removeDir(outside);
 });
 
 /** Plays `name` and returns the width in its onMetaData, or the status code when play does not start. */
@@ -176,6 +184,35 @@ describe('Vhost.xml parsing and key lookup', () => {
     expect(setVirtualPath(cfg, 'bar', 'x', 'A*', apps)).toBe(false);
     expect(cfg.virtualDirectories).toHaveLength(1);
   });
+
+  it("a script's mapping is its application's own and stays inside the allowed roots (.., absolute, symlinks out refused)", () => {
+    const cfg = defaultVhostConfig();
+    const appDir = path.join(apps, 'vk');
+    const scope = { app: 'vk', roots: [appDir, dirs.on2] };
+    expect(setVirtualPath(cfg, 'a', 'media', '', appDir, scope)).toBe(true); // relative: inside the app folder
+    expect(setVirtualPath(cfg, 'b', dirs.on2, '', appDir, scope)).toBe(true); // a folder the operator mapped
+    expect(setVirtualPath(cfg, 'c', '../vk2', '', appDir, scope)).toBe(false);
+    expect(setVirtualPath(cfg, 'c', outside, '', appDir, scope)).toBe(false);
+    expect(setVirtualPath(cfg, 'c', '/etc', '', appDir, scope)).toBe(false);
+    expect(setVirtualPath(cfg, 'c', 'media/../../vk2', '', appDir, scope)).toBe(false);
+    const link = path.join(appDir, 'link-out');
+    fs.symlinkSync(outside, link);
+    try {
+      expect(setVirtualPath(cfg, 'c', 'link-out', '', appDir, scope)).toBe(false);
+      expect(setVirtualPath(cfg, 'c', 'link-out/sub', '', appDir, scope)).toBe(false);
+    } finally {
+      fs.unlinkSync(link);
+    }
+    expect(cfg.virtualDirectories).toEqual([]);
+    expect(cfg.scriptMappings.get('vk')).toEqual([
+      { prefix: '/a', dir: path.join(appDir, 'media') },
+      { prefix: '/b', dir: dirs.on2 },
+    ]);
+    expect(cfg.scriptMappings.has('vk2')).toBe(false);
+    expect(setVirtualPath(cfg, 'a', '', '', appDir, scope)).toBe(true);
+    expect(setVirtualPath(cfg, 'b', '', '', appDir, scope)).toBe(true);
+    expect(cfg.scriptMappings.has('vk')).toBe(false);
+  });
 });
 
 describe('clients get their key from their flashVer and are served their folder', () => {
@@ -232,6 +269,20 @@ describe('clients get their key from their flashVer and are served their folder'
     expect(await widthPlayed(c, 'bar/clip')).toBe('NetStream.Play.StreamNotFound');
     c.close();
     other.close();
+  });
+
+  it("a mapping applies to the application whose script made it; one to a folder outside the allowed roots is refused", async () => {
+    const c = await RtmpClient.connect(`${base}/vk`, { flashVer: 'WIN 7,0,19,0' });
+    const elsewhere = await RtmpClient.connect(`${base}/vk2`, { flashVer: 'WIN 7,0,19,0' });
+    expect(await c.call('map', 'baz', dirs.on2, '')).toBe(true);
+    expect(await widthPlayed(c, 'baz/clip')).toBe(320);
+    expect(await widthPlayed(elsewhere, 'baz/clip')).toBe('NetStream.Play.StreamNotFound');
+    // A folder nothing maps, outside every application: refused, nothing served from it.
+    expect(await c.call('map', 'out', outside, '')).toBe(true);
+    expect(await widthPlayed(c, 'out/clip')).toBe('NetStream.Play.StreamNotFound');
+    expect(await c.call('map', 'baz', '', '')).toBe(true);
+    c.close();
+    elsewhere.close();
   });
 
   it('rtmpdump with its own flashVer downloads the file of its key (ffprobe reads the size)', async () => {
