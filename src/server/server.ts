@@ -12,6 +12,7 @@ import { RtmfpServer } from '../net/rtmfp-server';
 import type { MessageConnection } from './connection';
 import { configureWriteScheduler } from '../net/write-scheduler';
 import { configurePendingBudget } from '../net/rtmp-connection';
+import { repairInterruptedRecordings } from './crash-repair';
 import { DefaultLogic, type AppLogic } from './app-logic';
 import { AppInstance, type AppDefinition, type InstanceHost } from './app-instance';
 import type { ServerContext } from './server-context';
@@ -86,6 +87,12 @@ export class Server implements ServerContext, InstanceHost {
     this.vhost.extraRoots = this.config.virtualPathRoots.map((d) => path.resolve(d));
     if (this.vhost.file) log.info(`virtual keys and directories from ${this.vhost.file}`);
     if (this.vhost.appDefaults) log.info(`settings for every application from ${this.vhost.appDefaults.config.file}`);
+    if (!this.appsReadOnly) {
+      // Recordings a crash interrupted are completed before anyone can play them.
+      const roots = (await this.listApplications()).map((a) => path.join(a.dir, 'streams'));
+      for (const m of this.vhost.virtualDirectories) roots.push(m.dir);
+      await repairInterruptedRecordings(roots);
+    }
     const tcp = await new Promise<{ host: string; port: number; url: string }>((resolve, reject) => {
       const srv = createServer((socket) => this.#accept(socket));
       srv.on('error', (err: NodeJS.ErrnoException) => {

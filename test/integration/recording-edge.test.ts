@@ -71,6 +71,38 @@ describe('crash recovery', () => {
     expect(again.stderr).toMatch(/no index/);
     removeDir(apps);
   }, 60_000);
+
+  it('an F4V recording cut by kill -9 is completed when the server starts again, and plays', async () => {
+    const apps = makeTempDir('autorepair');
+    fs.mkdirSync(path.join(apps, 'rec'));
+    const first = await startSsasServe(['--apps', apps]);
+    const c = await RtmpClient.connect(`${first.url}/rec`);
+    const s = await c.createStream();
+    await s.publish('mp4:crash.f4v', 'record');
+    await publishFile(s, clip, 8, 4000);
+    await new Promise((r) => setTimeout(r, 300));
+    first.proc.child.kill('SIGKILL');
+    await first.proc.exited;
+    c.close();
+    const file = path.join(apps, 'rec', 'streams', '_definst_', 'crash.f4v');
+    expect(fs.existsSync(`${file}.idx`)).toBe(true);
+    // An index written to moments ago may be another process's live recording: left for a few seconds.
+    await new Promise((r) => setTimeout(r, 5200));
+    const second = await startSsasServe(['--apps', apps]);
+    expect(second.proc.output()).toMatch(/completed .*crash\.f4v, a recording interrupted by a crash: \d+ samples kept/);
+    expect(fs.existsSync(`${file}.idx`)).toBe(false);
+    const p = await probeUrl(file);
+    expect([videoStream(p)?.codec_name, audioStream(p)?.codec_name]).toEqual(['h264', 'aac']);
+    // And a client plays it from the restarted server.
+    const viewer = await RtmpClient.connect(`${second.url}/rec`);
+    const vs = await viewer.createStream();
+    const info = await vs.play('mp4:crash.f4v', 0);
+    expect(info.code).toBe('NetStream.Play.Start');
+    viewer.close();
+    second.proc.child.kill('SIGTERM');
+    await second.proc.exited;
+    removeDir(apps);
+  }, 60_000);
 });
 
 describe('clean shutdown', () => {
