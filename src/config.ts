@@ -71,6 +71,11 @@ export interface ServerConfig {
    * this); a connect that would load one more is rejected until one unloads.
    */
   maxAppInstances: number;
+  /**
+   * trace() lines one application instance may log per second; beyond it lines are dropped, and how many
+   * is logged once a second (a script that traces in a loop cannot fill the disk or the console).
+   */
+  traceLinesPerSecond: number;
   /** Folders Stream.setVirtualPath may map to besides the application's own and those Vhost.xml / Application.xml map. */
   virtualPathRoots: string[];
   /** Answer encoder RPCs (releaseStream, FCPublish, FCUnpublish, FCSubscribe, getStreamLength) when the script does not define them. */
@@ -103,6 +108,7 @@ export const defaultServerConfig: ServerConfig = {
   capabilities: 31,
   autoAnswerEncoderCalls: true,
   maxAppInstances: 250,
+  traceLinesPerSecond: 1000,
   virtualPathRoots: [],
   writeBatchMs: 20,
   writeBatchThreshold: 200,
@@ -131,6 +137,7 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
   checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
   checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
   checkInt('maxAppInstances', cfg.maxAppInstances, 1, 1_000_000);
+  checkInt('traceLinesPerSecond', cfg.traceLinesPerSecond, 1, 10_000_000);
   checkInt('limits.maxPendingCalls', cfg.limits.maxPendingCalls, 1, 1_000_000);
   checkInt('limits.maxServerPendingBytes', cfg.limits.maxServerPendingBytes, 1024 * 1024, 2 ** 40);
   checkInt('writeBatchMs', cfg.writeBatchMs, 0, 1000);

@@ -26,6 +26,14 @@ export const serveSpec: CommandSpec = {
     { name: 'idle-timeout', type: 'number', arg: 'SEC', default: 60, description: 'Seconds an idle instance stays loaded unless Application.xml sets MaxAppIdleTime.' },
     { name: 'write-batch-ms', type: 'number', arg: 'MS', default: 20, integer: { min: 0, max: 1000 }, description: 'With many players written at once, gather socket writes this long (0 = write every turn).' },
     {
+      name: 'trace-rate',
+      type: 'number',
+      arg: 'N',
+      default: 1000,
+      integer: { min: 1, max: 10_000_000 },
+      description: 'trace() lines an application instance may log per second; the rest are dropped and counted.',
+    },
+    {
       name: 'virtual-path-roots',
       type: 'string',
       arg: 'DIRS',
@@ -95,6 +103,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     limits: { maxPendingCalls: Number(args.options['max-pending-calls']) },
     maxAppInstances: Number(args.options['max-instances']),
     virtualPathRoots: scriptLibDirsOption(args.options['virtual-path-roots']),
+    traceLinesPerSecond: Number(args.options['trace-rate']),
     scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
     // The samples inside the installed package: nothing is written there.
     appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,

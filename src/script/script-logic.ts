@@ -278,10 +278,38 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
     return typeof cid === 'string' ? this.sessions.get(cid) : undefined;
   }
 
+  /** trace() rate: lines in the current second, and lines dropped since the last report. */
+  #traceSecond = 0;
+  #traceLines = 0;
+  #traceDropped = 0;
+  #traceReport: NodeJS.Timeout | null = null;
+
+  #trace(msg: string): void {
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== this.#traceSecond) {
+      this.#traceSecond = now;
+      this.#traceLines = 0;
+    }
+    if (++this.#traceLines <= this.instance.traceLinesPerSecond) {
+      // A line longer than 64 KB is cut (the rest would only fill the log).
+      this.instance.log.trace(msg.length > 65_536 ? `${msg.slice(0, 65_536)}... (${msg.length} characters)` : msg);
+      return;
+    }
+    this.#traceDropped++;
+    if (this.#traceReport) return;
+    this.#traceReport = setTimeout(() => {
+      this.#traceReport = null;
+      const n = this.#traceDropped;
+      this.#traceDropped = 0;
+      if (n > 0) this.instance.log.warn(`${n} trace() lines dropped: more than ${this.instance.traceLinesPerSecond} per second [ERR_TRACE_RATE]`);
+    }, 1000);
+    this.#traceReport.unref?.();
+  }
+
   #op(op: ScriptOp): void {
     switch (op.op) {
       case 'trace':
-        this.instance.log.trace(String(op.msg));
+        this.#trace(String(op.msg));
         return;
       case 'scriptError': {
         const i = op.info as Record<string, unknown>;

@@ -41,6 +41,8 @@ export interface InstanceHost {
   instanceUnloaded(instance: AppInstance): void;
   /** Server-wide settings from Vhost.xml (virtual keys and stream folders). */
   readonly vhost: VhostConfig;
+  /** trace() lines an instance may log per second (the rest are dropped and counted). */
+  readonly traceLinesPerSecond: number;
 }
 
 export class AppInstance {
@@ -68,6 +70,10 @@ export class AppInstance {
   #holds = 0;
 
   /** Server-wide settings from Vhost.xml. */
+  get traceLinesPerSecond(): number {
+    return this.#host.traceLinesPerSecond;
+  }
+
   get vhost(): VhostConfig {
     return this.#host.vhost;
   }

@@ -231,6 +231,10 @@ export class Server implements ServerContext, InstanceHost {
     return creating;
   }
 
+  get traceLinesPerSecond(): number {
+    return this.config.traceLinesPerSecond;
+  }
+
   virtualKeyFor(agent: string): string {
     return virtualKeyFor(this.vhost, agent);
   }
