@@ -31,6 +31,9 @@ function ssasGlobals(S) {
     S.runScript(res.code, res.filename);
   });
 
+  /** Intervals one instance may have at once (setInterval beyond it returns -1). */
+  var MAX_INTERVALS = 1000;
+
   define('setInterval', function setInterval(a, b, c) {
     var target = null;
     var fn;
@@ -51,6 +54,11 @@ function ssasGlobals(S) {
     }
     ms = Number(ms);
     if (!(ms >= 0)) ms = 0;
+    if (intervals.size >= MAX_INTERVALS) {
+      // An interval storm: refused like a bad argument; the host logs it (once a second at most).
+      S.emit({ op: 'intervalRefused', limit: MAX_INTERVALS });
+      return -1;
+    }
     var id = nextInterval++;
     intervals.set(id, { target: target, fn: fn, args: args });
     S.emit({ op: 'setInterval', id: id, ms: ms });

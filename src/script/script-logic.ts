@@ -79,6 +79,7 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
   runtime: ScriptRuntime | null = null;
   readonly sessions = new Map<string, ClientSession>();
   #intervals = new Map<number, NodeJS.Timeout>();
+  #intervalWarnedAt = 0;
   #opts: ScriptLogicOptions;
   #disposed = false;
   readonly extensions: ScriptExtension[];
@@ -396,6 +397,14 @@ export class ScriptLogic implements AppLogic, RuntimeHost {
         const t = setInterval(() => this.runtime?.postUnique({ e: 'interval', id }, `interval:${id}`), ms);
         t.unref?.();
         this.#intervals.set(id, t);
+        return;
+      }
+      case 'intervalRefused': {
+        const now = Date.now();
+        if (now - this.#intervalWarnedAt >= 1000) {
+          this.#intervalWarnedAt = now;
+          this.instance.log.warn(`setInterval refused: the instance has ${Number(op.limit)} intervals, its limit [ERR_INTERVAL_LIMIT]`);
+        }
         return;
       }
       case 'clearInterval': {
