@@ -72,6 +72,13 @@ export interface ServerConfig {
    */
   maxAppInstances: number;
   /**
+   * Client connections (RTMP and RTMFP together) at once; more are closed as they arrive
+   * (ERR_CONNECTION_LIMIT). FMS Vhost.xml ResourceLimits/MaxConnections overrides it.
+   */
+  maxConnections: number;
+  /** Client connections from one IP address at once (0 = no limit). */
+  maxConnectionsPerAddress: number;
+  /**
    * trace() lines one application instance may log per second; beyond it lines are dropped, and how many
    * is logged once a second (a script that traces in a loop cannot fill the disk or the console).
    */
@@ -108,6 +115,8 @@ export const defaultServerConfig: ServerConfig = {
   capabilities: 31,
   autoAnswerEncoderCalls: true,
   maxAppInstances: 250,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 0,
   traceLinesPerSecond: 1000,
   virtualPathRoots: [],
   writeBatchMs: 20,
@@ -137,6 +146,8 @@ export function resolveServerConfig(partial: PartialServerConfig = {}): ServerCo
   checkInt('limits.maxChunkStreams', cfg.limits.maxChunkStreams, 1, 65599);
   checkInt('limits.maxChunkSize', cfg.limits.maxChunkSize, 128, 0x7fffffff);
   checkInt('maxAppInstances', cfg.maxAppInstances, 1, 1_000_000);
+  checkInt('maxConnections', cfg.maxConnections, 1, 10_000_000);
+  checkInt('maxConnectionsPerAddress', cfg.maxConnectionsPerAddress, 0, 10_000_000);
   checkInt('traceLinesPerSecond', cfg.traceLinesPerSecond, 1, 10_000_000);
   checkInt('limits.maxPendingCalls', cfg.limits.maxPendingCalls, 1, 1_000_000);
   checkInt('limits.maxServerPendingBytes', cfg.limits.maxServerPendingBytes, 1024 * 1024, 2 ** 40);

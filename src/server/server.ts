@@ -160,15 +160,46 @@ export class Server implements ServerContext, InstanceHost {
     this.#acceptConnection(new RtmpConnection(socket, { role: 'server', limits: this.config.limits }));
   }
 
+  /** Connections per remote address, and refusals (for the log line). */
+  readonly #perAddress = new Map<string, number>();
+  #refusedConnections = 0;
+  #refusedLoggedAt = 0;
+
+  /** Why a new connection from `address` is over a limit, or null. */
+  #overConnectionLimit(address: string): string | null {
+    const max = this.vhost.maxConnections ?? this.config.maxConnections;
+    if (this.sessions.size >= max) return `the server has ${this.sessions.size} connections, its limit (MaxConnections ${max})`;
+    const perAddress = this.config.maxConnectionsPerAddress;
+    const here = this.#perAddress.get(address) ?? 0;
+    if (perAddress > 0 && here >= perAddress) return `${address} has ${here} connections, the limit per address`;
+    return null;
+  }
+
   /** Every transport's new connection becomes a client session here. */
   #acceptConnection(conn: MessageConnection): void {
     if (this.#closing) {
       conn.destroy();
       return;
     }
+    const refused = this.#overConnectionLimit(conn.remoteAddress);
+    if (refused) {
+      this.#refusedConnections++;
+      const now = Date.now();
+      if (now - this.#refusedLoggedAt >= 1000) {
+        this.#refusedLoggedAt = now;
+        log.warn(`connection from ${conn.remoteAddress} refused: ${refused} (${this.#refusedConnections} refused so far) [ERR_CONNECTION_LIMIT]`);
+      }
+      conn.destroy(new NetError('ERR_CONNECTION_LIMIT', refused));
+      return;
+    }
+    const addr = conn.remoteAddress;
+    this.#perAddress.set(addr, (this.#perAddress.get(addr) ?? 0) + 1);
     const session = new ClientSession(conn, this);
     this.sessions.add(session);
     session.onClosed = () => {
+      const n = (this.#perAddress.get(addr) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(addr, n);
+      else this.#perAddress.delete(addr);
       this.sessions.delete(session);
       for (const f of this.features) f.onSessionClosed?.(session);
     };

@@ -12,6 +12,8 @@
  *
  * - `ResourceLimits/MaxAppInstances`: how many application instances may be loaded at once; a connect that
  *   would load one more is rejected (NetConnection.Connect.Rejected) until one unloads.
+ * - `ResourceLimits/MaxConnections`: client connections at once (-1: the server's own setting); more are
+ *   closed as they arrive.
  *
  * Anything else in the file is ignored. A malformed file throws ConfigError ERR_VHOST_CONFIG (or
  * ERR_XML_MALFORMED with line and column); `ssas serve` refuses to start on it.
@@ -47,6 +49,8 @@ export interface VhostConfig {
   appDefaults?: AppDefaults;
   /** `ResourceLimits/MaxAppInstances`: application instances loaded at once (absent: the server's setting). */
   maxAppInstances?: number;
+  /** `ResourceLimits/MaxConnections`: client connections at once (absent: the server's setting). */
+  maxConnections?: number;
   /**
    * Mappings scripts made with Stream.setVirtualPath, by application name: each applies to the
    * application that made it (every instance of it), before its Application.xml and the server's mappings.
@@ -116,6 +120,8 @@ export function parseVhostConfig(xmlText: string, file: string): VhostConfig {
   }
   const maxInstances = r.number(r.one(root, ['ResourceLimits', 'MaxAppInstances']), 1, 1_000_000, true);
   if (maxInstances !== undefined) cfg.maxAppInstances = maxInstances;
+  const maxConnections = r.number(r.one(root, ['ResourceLimits', 'MaxConnections']), -1, 10_000_000, true);
+  if (maxConnections !== undefined && maxConnections > 0) cfg.maxConnections = maxConnections; // FMS: -1 = no limit
   return cfg;
 }
 
