@@ -505,10 +505,245 @@ function canonicalV6(s) {
   return new URL(`http://[${s}]`).hostname.slice(1, -1);
 }
 
+// ----- reference decoders of the group messages (src/rtmfp/groupspec.ts, group-messages.ts, groups.ts) ----
+// From the layouts in the file headers (notes/netgroup-facts.md), with the implementation's documented
+// leniencies (report entries that are not peer ids are skipped, at most 32 addresses an option, at most
+// 256 report entries, a media infos shorter than 0x24 bytes is the end of a publication).
+
+const BAD_GM = 'ERR_RTMFP_BAD_GROUP_MESSAGE';
+const BAD_GS = 'ERR_RTMFP_BAD_GROUPSPEC';
+const BAD_ADDR = 'ERR_RTMFP_BAD_ADDRESS';
+
+/** v6 text of 16 bytes, canonical (RFC 5952, as the WHATWG URL serializer writes it). */
+function v6Text(raw) {
+  const g = [];
+  for (let i = 0; i < 16; i += 2) g.push(raw.readUInt16BE(i).toString(16));
+  return canonicalV6(g.join(':'));
+}
+
+/** 16 bytes of an IPv6 text without a dotted quad (the URL parser's canonical form first). */
+function v6Raw(text) {
+  const canon = canonicalV6(text);
+  const [head, tail] = canon.includes('::') ? canon.split('::') : [canon, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const b = Buffer.alloc(16);
+  groups.forEach((x, i) => b.writeUInt16BE(parseInt(x, 16), i * 2));
+  return b;
+}
+
+/** RFC 7016 address (flags, 4 or 16 bytes, port) from a RefReader. */
+function refAddress(r) {
+  const flags = r.u8();
+  const v6 = (flags & 0x80) !== 0;
+  const raw = r.bytes(v6 ? 16 : 4);
+  const port = r.bytes(2).readUInt16BE(0);
+  return { address: v6 ? v6Text(raw) : `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`, port, family: v6 ? 6 : 4, origin: flags & 3 };
+}
+
+/** The addresses of an address option's value: to its end, at most 32. */
+function refAddresses(v) {
+  const r = new RefReader(v);
+  const out = [];
+  while (r.pos < r.end && out.length < 32) out.push(refAddress(r));
+  return out;
+}
+
+/** 01 init: options to the end; 00 group id (64 hex), 01 key (32 bytes), 03 21 0f <32-byte recipient>. */
+function refGroupInit(b) {
+  const r = new RefReader(b);
+  if (r.u8() !== 0x01) throw new RefError(BAD_GM);
+  let groupIdHex = '';
+  let key = null;
+  let recipient = null;
+  for (const o of r.options(false)) {
+    if (o.type === 0x00) groupIdHex = o.value.toString('latin1').toLowerCase();
+    else if (o.type === 0x01) key = Buffer.from(o.value);
+    else if (o.type === 0x03 && o.value.length === 34 && o.value[0] === 0x21 && o.value[1] === 0x0f) recipient = Buffer.from(o.value.subarray(2));
+  }
+  if (!/^[0-9a-f]{64}$/.test(groupIdHex) || !key || key.length !== 32 || !recipient) throw new RefError(BAD_GM);
+  return { groupIdHex, key, recipient };
+}
+
+/** 0a report: L 0d <seen as> | L 0a <addresses> | 00 | { L <21 0f peer id> VLU(seconds) options.. 00 }*. */
+function refReport(b) {
+  const r = new RefReader(b);
+  if (r.u8() !== 0x0a) throw new RefError(BAD_GM);
+  let seenAs = null;
+  let addresses = [];
+  for (const o of r.options(true)) {
+    if (o.type === 0x0d) seenAs = refAddresses(o.value)[0] ?? null;
+    else if (o.type === 0x0a) addresses = refAddresses(o.value);
+  }
+  const peers = [];
+  while (r.end - r.pos > 4 && peers.length < 256) {
+    const len = r.vlu();
+    if (len === 0) continue;
+    const field = r.bytes(len);
+    const seconds = r.vlu();
+    let addrs = [];
+    for (const o of r.options(true)) if (o.type === 0x0a) addrs = refAddresses(o.value);
+    if (len === 34 && field[0] === 0x21 && field[1] === 0x0f) peers.push({ peerId: Buffer.from(field.subarray(2)), secondsSinceHeard: seconds, addresses: addrs });
+  }
+  return { seenAs, addresses, peers };
+}
+
+/** 21 media infos (options to the end) or, shorter than 0x24 bytes, the end of a publication (a VLU). */
+function refMediaInfos(b) {
+  const r = new RefReader(b);
+  if (r.u8() !== 0x21) throw new RefError(BAD_GM);
+  if (b.length < 0x24) return { end: r.vlu() };
+  const out = { streamName: '', publicationKey: Buffer.alloc(0), sendToAll: false, windowMs: 8000, updatePeriodMs: 100, fetchPeriodMs: 2500 };
+  const num = (v) => new RefReader(v).vlu();
+  for (const o of r.options(false)) {
+    if (o.type === 0x00) out.streamName = o.value.toString('utf8');
+    else if (o.type === 0x01) out.publicationKey = Buffer.from(o.value);
+    else if (o.type === 0x06) out.sendToAll = true;
+    else if (o.type === 0x03) out.windowMs = num(o.value);
+    else if (o.type === 0x05) out.updatePeriodMs = num(o.value);
+    else if (o.type === 0x07) out.fetchPeriodMs = num(o.value);
+  }
+  if (out.publicationKey.length !== 32) throw new RefError(BAD_GM);
+  return out;
+}
+
+/** 22 map: VLU(last), then bit b of byte k = fragment last - 1 - 8k - b is held. */
+function refMap(b) {
+  const r = new RefReader(b);
+  if (r.u8() !== 0x22) throw new RefError(BAD_GM);
+  const last = r.vlu();
+  return { last, bits: r.rest() };
+}
+function refHeld(map, id) {
+  if (id === map.last) return true;
+  const d = map.last - 1 - id;
+  if (!(d >= 0 && d < map.bits.length * 8)) return false;
+  return ((map.bits[Math.floor(d / 8)] >> (d % 8)) & 1) === 1;
+}
+
+/** 23 push (a mask byte) or 2b pull (a VLU id). */
+function refSmall(b) {
+  const r = new RefReader(b);
+  const type = r.u8();
+  if (type === 0x23) return { type, value: r.u8() };
+  if (type === 0x2b) return { type, value: r.vlu() };
+  throw new RefError(BAD_GM);
+}
+
+/** 20 whole / 30 first / 10 middle / 00 last: VLU(id) [parts-after] [type time(u32)] payload (<= 959). */
+function refFragment(b) {
+  const r = new RefReader(b);
+  const kind = r.u8();
+  const id = r.vlu();
+  let rest = 0;
+  let type = 0;
+  let time = 0;
+  if (kind === 0x20 || kind === 0x30) {
+    if (kind === 0x30) rest = r.u8();
+    type = r.u8();
+    time = r.bytes(4).readUInt32BE(0);
+  } else if (kind === 0x10) rest = r.u8();
+  else if (kind !== 0x00) throw new RefError(BAD_GM);
+  const payload = r.rest();
+  if (payload.length > 959) throw new RefError(BAD_GM);
+  return { kind, id, rest, type, time, payload };
+}
+
+/** Server channel 01 join: one option, 15 <32-byte group id> or 10 <bytes whose SHA-256 is the id>. */
+function refGroupJoin(b) {
+  const r = new RefReader(b);
+  if (r.u8() !== 0x01) throw new RefError(BAD_GM);
+  const len = r.vlu();
+  const inner = new RefReader(r.bytes(len));
+  const type = inner.vlu();
+  const value = inner.rest();
+  if (type === 0x15) {
+    if (value.length !== 32) throw new RefError(BAD_GM);
+    return Buffer.from(value);
+  }
+  if (type === 0x10) return nodeCrypto.createHash('sha256').update(value).digest();
+  throw new RefError(BAD_GM);
+}
+
+function refGroupMember(b) {
+  if (b.length !== 33 || b[0] !== 0x0b) throw new RefError(BAD_GM);
+  return Buffer.from(b.subarray(1));
+}
+
+/**
+ * A groupspec's bytes (after "G:"): option records (VLU length, VLU type, value); the first 00 ends the
+ * description; flags, hashes and names before it, IP multicast addresses, bootstrap peers and
+ * authorizations after it. Group id: SHA-256 of the description text ("G:" + hex, lowercase, without the
+ * marker), twice from version 2. IP multicast address values: 4 + 2 (+ 4) or 16 + 2 (+ 16) bytes.
+ */
+function refGroupspec(b) {
+  const r = new RefReader(b);
+  const spec = {
+    name: '', unique: null, version: 1, routingEnabled: false, multicastEnabled: false, objectReplicationEnabled: false, postingEnabled: false,
+    serverChannelEnabled: false, peerToPeerDisabled: false, ipMulticastMemberUpdatesEnabled: false, publishPasswordHash: null, postingPasswordHash: null,
+    publishPassword: null, postingPassword: null, ipMulticastAddresses: [], bootstrapPeers: [],
+  };
+  const FLAGS = { 0x00: 'routingEnabled', 0x01: 'multicastEnabled', 0x02: 'objectReplicationEnabled', 0x03: 'postingEnabled', 0x0c: 'serverChannelEnabled', 0x0d: 'peerToPeerDisabled', 0x1b: 'ipMulticastMemberUpdatesEnabled' };
+  let descEnd = -1;
+  let names = 0;
+  while (r.pos < r.end) {
+    const start = r.pos;
+    const len = r.vlu();
+    if (len === 0) {
+      if (descEnd < 0) descEnd = start;
+      continue;
+    }
+    const inner = new RefReader(r.bytes(len));
+    const type = inner.vlu();
+    const value = inner.rest();
+    if (descEnd < 0) {
+      if (type in FLAGS) spec[FLAGS[type]] = true;
+      else if (type === 0x7f) spec.version = new RefReader(value).vlu();
+      else if (type === 0x05) spec.publishPasswordHash = Buffer.from(value);
+      else if (type === 0x07) spec.postingPasswordHash = Buffer.from(value);
+      else if (type === 0x0e) {
+        if (names++ === 0) spec.name = value.toString('utf8');
+        else spec.unique = value.toString('hex');
+      }
+    } else if (type === 0x0a) {
+      const n = value.length;
+      if (n !== 6 && n !== 10 && n !== 18 && n !== 34) throw new RefError(BAD_GS);
+      const w = n < 18 ? 4 : 16;
+      const text = (raw) => (w === 4 ? `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}` : v6Text(raw));
+      const a = { address: text(value.subarray(0, w)), port: value.readUInt16BE(w) };
+      if (n === 10 || n === 34) a.source = text(value.subarray(w + 2));
+      spec.ipMulticastAddresses.push(a);
+    } else if (type === 0x0b) spec.bootstrapPeers.push(value.toString('hex'));
+    else if (type === 0x15) spec.publishPassword = value.toString('utf8');
+    else if (type === 0x17) spec.postingPassword = value.toString('utf8');
+  }
+  if (descEnd < 0 || names === 0) throw new RefError(BAD_GS);
+  const description = `G:${b.subarray(0, descEnd).toString('hex')}`;
+  let groupId = nodeCrypto.createHash('sha256').update(description, 'latin1').digest();
+  if (spec.version >= 2) groupId = nodeCrypto.createHash('sha256').update(groupId).digest();
+  return { spec, description, groupId };
+}
+
+/**
+ * An address text as GroupSpecifier takes it: a dotted quad (each part at most 255; leading zeros are
+ * read as decimal) or an IPv6 address without a dotted quad or zone. Bytes, or BAD_ADDRESS.
+ */
+function refIpBytes(s) {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(s)) {
+    const parts = s.split('.').map(Number);
+    if (parts.some((p) => p > 255)) throw new RefError(BAD_ADDR);
+    return Buffer.from(parts);
+  }
+  if (s.includes('.') || s.includes('%') || isIP(s) !== 6) throw new RefError(BAD_ADDR);
+  return v6Raw(s);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * @param {any} m the modules under test: { errors, wire, packet, chunks, handshake, crypto, tc, recvFlow, session, endpoint }
+ * @param {any} m the modules under test: { errors, wire, packet, chunks, handshake, crypto, tc, recvFlow, session, endpoint,
+ *   groupspec, groupMessages, groups, groupPublisher }
  */
 function createTargets(m) {
   const { isSsasError } = m.errors;
@@ -2395,8 +2630,932 @@ function createTargets(m) {
     },
   };
 
-  const targets = [wireTarget, packetTarget, chunksTarget, handshakeTarget, cryptoTarget, dhTarget, cipherTarget, tcTarget, recvFlowTarget, sessionTarget, endpointGarbage, endpointHandshake, endpointReplay, endpointLive];
-  return { targets, byName: Object.fromEntries(targets.map((t) => [t.name, t])), allowed, runRecvFlow, runSession, hostileChunk, Net, startupDatagram, startupChunks };
+
+  // ----- groups: groupspec strings, member-to-member messages, the server channel, the publisher -------------
+
+  /** The input, and one copy with its first byte set to another of `types` (so mutations reach every decoder). */
+  function retyped(input, types) {
+    if (input.length === 0) return [input];
+    const other = types.filter((t) => t !== input[0]);
+    const b = Buffer.from(input);
+    b[0] = other[hashBytes(input) % other.length];
+    return [input, b];
+  }
+
+  /** v6 texts in canonical form: the groupspec decoder compresses the first run of zeros, not the longest. */
+  function canonAddr(what, t) {
+    if (typeof t !== 'string' || !t.includes(':')) return t;
+    ensure(isIP(t) === 6, () => `${what}: ${t} is not an IPv6 address`);
+    return canonicalV6(t);
+  }
+  function canonSpec(what, spec) {
+    const ipMulticastAddresses = spec.ipMulticastAddresses.map((a) => ({ ...a, address: canonAddr(what, a.address), ...(a.source !== undefined ? { source: canonAddr(what, a.source) } : {}) }));
+    return { ...spec, ipMulticastAddresses };
+  }
+  const canonRtmfpAddr = (a) => (a.family === 6 ? { ...a, address: canonicalV6(a.address) } : a);
+  const sameParsedSpec = (a, b) => same(canonSpec('parseGroupspec', a.spec), b.spec) && a.description === b.description && a.groupId.equals(b.groupId);
+
+  function randomText(rng, max = 24) {
+    const k = rng.int(5);
+    if (k === 0) return rng.pick(['test', 'myGroup', '', 'gr\u00fcppe', 'live/stream', '\u7fa4']);
+    if (k === 1) return rng.bytes(rng.len(max)).toString('base64');
+    let s = '';
+    for (let i = rng.len(max); i > 0; i--) {
+      let cp = rng.bool(0.7) ? rng.range(0x20, 0x7e) : rng.range(0x80, 0x10ffff);
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd; // no lone surrogates: they do not survive UTF-8
+      s += String.fromCodePoint(cp);
+    }
+    return s;
+  }
+
+  /** An IP multicast address as a script would give it: v4, or v6 in any of the spellings. */
+  function randomIpText(rng, family = rng.bool(0.5) ? 4 : 6) {
+    if (family === 4) return `${rng.int(256)}.${rng.int(256)}.${rng.int(256)}.${rng.int(256)}`;
+    const t = randomV6(rng);
+    return rng.bool(0.2) ? t.toUpperCase() : t;
+  }
+
+  function randomGroupSpec(rng) {
+    const g = m.groupspec;
+    const pw = () => (rng.bool(0.6) ? null : randomText(rng, 12));
+    const hash = () => (rng.bool(0.6) ? null : rng.bool(0.5) ? g.passwordHash(randomText(rng, 12), rng.bool(0.5) ? null : randomText(rng, 8)) : rng.bytes(rng.len(64)));
+    const ips = [];
+    for (let i = rng.pick([0, 0, 1, 3]); i > 0; i--) {
+      const fam = rng.bool(0.5) ? 4 : 6;
+      const a = { address: randomIpText(rng, fam), port: rng.int(0x10000) };
+      if (rng.bool(0.3)) a.source = randomIpText(rng, fam);
+      ips.push(a);
+    }
+    const peers = [];
+    for (let i = rng.pick([0, 0, 1, 2]); i > 0; i--) peers.push(rng.bytes(rng.bool(0.8) ? 32 : rng.len(40)).toString('hex'));
+    return {
+      ...g.emptyGroupSpec(randomText(rng)),
+      unique: rng.bool(0.7) ? null : rng.bytes(rng.pick([16, 0, 3])).toString('hex'),
+      version: rng.pick([1, 2, 2, 2, 0, 3, 127, 128, rng.num()]),
+      routingEnabled: rng.bool(),
+      multicastEnabled: rng.bool(),
+      objectReplicationEnabled: rng.bool(),
+      postingEnabled: rng.bool(),
+      serverChannelEnabled: rng.bool(),
+      peerToPeerDisabled: rng.bool(0.2),
+      ipMulticastMemberUpdatesEnabled: rng.bool(),
+      publishPasswordHash: hash(),
+      postingPasswordHash: hash(),
+      publishPassword: pw(),
+      postingPassword: pw(),
+      ipMulticastAddresses: ips,
+      bootstrapPeers: peers,
+    };
+  }
+
+  /** One option record of a groupspec: VLU length, VLU type, value. */
+  const gsRecord = (type, value) => Buffer.concat([vluBytes(vluBytes(type).length + value.length), vluBytes(type), value]);
+
+  const groupspecTarget = {
+    name: 'groupspec',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      const g = m.groupspec;
+      // The bytes as a groupspec ("G:" + hex), against the reference decoder.
+      const p = attempt(() => g.parseGroupspec(`G:${input.toString('hex')}`));
+      agree('parseGroupspec', p, ref(() => refGroupspec(input)), sameParsedSpec);
+      if (p.ok) {
+        // What was read is written back and read again the same (version 0 and 1 are both written as no version).
+        const spec = canonSpec('parseGroupspec', p.value.spec);
+        const again = attempt(() => g.parseGroupspec(g.groupspecString(p.value.spec)));
+        ensure(again.ok, () => `parseGroupspec(groupspecString(x)) refused it (${again.code}): ${show(spec)}`);
+        ensure(same(canonSpec('parseGroupspec', again.value.spec), { ...spec, version: Math.max(1, spec.version) }), () => `parseGroupspec(groupspecString(x)) != x: ${show(again.value.spec)} vs ${show(spec)}`);
+        ensure(again.value.groupId.equals(g.groupIdOf(again.value.description, again.value.spec.version)), 'group id of the re-encoded spec');
+      }
+      // The same hex in mixed case reads the same.
+      if (input.length) {
+        const h = hashBytes(input);
+        const hex = input.toString('hex');
+        let mixed = 'G:';
+        for (let i = 0; i < hex.length; i++) mixed += (h >>> i % 32) & 1 ? hex[i].toUpperCase() : hex[i];
+        const pm = attempt(() => g.parseGroupspec(mixed));
+        agree('parseGroupspec(mixed case)', pm, p.ok ? { value: p.value } : { code: p.code }, (a, b) => same(a.spec, b.spec));
+      }
+      // The bytes as text: only "G:" and pairs of hex digits are a groupspec.
+      const text = input.toString('latin1');
+      const pt = attempt(() => g.parseGroupspec(text));
+      agree('parseGroupspec(text)', pt, /^G:([0-9a-fA-F]{2})+$/.test(text) ? ref(() => refGroupspec(Buffer.from(text.slice(2), 'hex'))) : { code: BAD_GS }, sameParsedSpec);
+    },
+    valid(rng) {
+      const g = m.groupspec;
+      const spec = randomGroupSpec(rng);
+      const full = g.groupspecString(spec);
+      const without = g.groupspecWithoutAuthorizations(spec);
+      ensure(full === without + g.encodeAuthorizations(spec).toString('hex'), 'groupspecString is the spec without authorizations, then the authorizations');
+      const withAuth = rng.bool(0.6);
+      const text = withAuth ? full : without;
+      const p = g.parseGroupspec(text);
+      const want = canonSpec('seed', { ...spec, version: Math.max(1, spec.version), ...(withAuth ? {} : { publishPassword: null, postingPassword: null }) });
+      ensure(same(canonSpec('parseGroupspec', p.spec), want), () => `groupspec round trip: ${show(p.spec)} vs ${show(want)}`);
+      const desc = g.encodeDescription(spec);
+      const descText = `G:${desc.subarray(0, desc.length - 1).toString('hex')}`;
+      ensure(desc[desc.length - 1] === 0 && p.description === descText, () => `description ${p.description}, expected ${descText}`);
+      let id = nodeCrypto.createHash('sha256').update(descText, 'latin1').digest();
+      if (want.version >= 2) id = nodeCrypto.createHash('sha256').update(id).digest();
+      ensure(p.groupId.equals(id) && g.groupIdOf(descText, want.version).equals(id), 'group id: SHA-256 of the description text (twice from version 2)');
+      // Without the authorizations (or the extras) it is the same group.
+      ensure(g.parseGroupspec(without).groupId.equals(id) && g.parseGroupspec(`${descText}00`).groupId.equals(id), 'the authorizations or the extras changed the group id');
+      return Buffer.from(text.slice(2), 'hex');
+    },
+    structured(rng) {
+      const parts = [];
+      for (let i = rng.range(0, 10); i > 0; i--) {
+        const k = rng.int(11);
+        if (k === 0) parts.push(Buffer.from([0])); // an end marker (the first ends the description)
+        else if (k === 1) parts.push(gsRecord(0x7f, rng.bool(0.6) ? vluBytes(rng.num()) : rng.pick([Buffer.alloc(0), Buffer.from('ffffffffffffffff7f', 'hex'), rng.bytes(rng.int(10))])));
+        else if (k === 2) parts.push(gsRecord(0x0e, rng.bool(0.5) ? Buffer.from(randomText(rng), 'utf8') : rng.bytes(rng.len(20))));
+        else if (k === 3) parts.push(gsRecord(0x0a, rng.bytes(rng.pick([0, 4, 5, 6, 7, 9, 10, 11, 17, 18, 19, 22, 33, 34, 35]))));
+        else if (k === 4) parts.push(gsRecord(rng.pick([0x00, 0x01, 0x02, 0x03, 0x0c, 0x0d, 0x1b]), rng.bytes(rng.int(3))));
+        else if (k === 5) parts.push(gsRecord(rng.pick([0x05, 0x07, 0x0b, 0x15, 0x17]), rng.bytes(rng.len(40))));
+        else if (k === 6) parts.push(vluBytes(rng.pick([1, 2, 0x7f, 0x80, 0x3fff, rng.num()])), vluBytes(rng.num()), rng.bytes(rng.len(10))); // a length that lies
+        else if (k === 7) parts.push(gsRecord(rng.num(), rng.bytes(rng.len(20))));
+        else if (k === 8) parts.push(Buffer.from([rng.range(1, 12)]), Buffer.from('ffffffffffffffff7f', 'hex')); // a type VLU past 2^53
+        else if (k === 9) parts.push(Buffer.from('G:0', 'latin1'));
+        else parts.push(rng.bytes(rng.len(8)));
+      }
+      const b = Buffer.concat(parts);
+      if (rng.bool(0.7)) return b;
+      // As text: hex in any case, an odd length, junk, another prefix.
+      let hex = '';
+      for (const c of b.toString('hex')) hex += rng.bool(0.3) ? c.toUpperCase() : c;
+      const r = rng.int(5);
+      if (r === 0 && hex.length) hex = hex.slice(0, -1);
+      else if (r === 1) {
+        const at = rng.int(hex.length + 1);
+        hex = hex.slice(0, at) + rng.pick(['g', ' ', '\n', 'G', ':', '\u00e9', '\u0000', '0x']) + hex.slice(at);
+      }
+      const prefix = rng.bool(0.8) ? 'G:' : rng.pick(['g:', 'G', ':', 'G::', '', ' G:', 'G:G:']);
+      return Buffer.from(prefix + hex + (rng.bool(0.1) ? '\n' : ''), 'latin1');
+    },
+  };
+
+  /** Input: "address" or "address|source" (latin1); the port comes from the input's hash. */
+  function ipInput(input) {
+    const text = input.toString('latin1');
+    const bar = text.indexOf('|');
+    const port = hashBytes(input) & 0xffff;
+    return bar < 0 ? { address: text, port } : { address: text.slice(0, bar), port, source: text.slice(bar + 1) };
+  }
+
+  const groupAddressTarget = {
+    name: 'group-address',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      const g = m.groupspec;
+      const a = ipInput(input);
+      const enc = attempt(() => g.encodeIpMulticastAddress(a));
+      agree(
+        'encodeIpMulticastAddress',
+        enc,
+        ref(() => {
+          const ab = refIpBytes(a.address);
+          const sb = a.source ? refIpBytes(a.source) : null;
+          if (sb && sb.length !== ab.length) throw new RefError(BAD_ADDR); // 10 or 34 bytes, nothing else decodes
+          return Buffer.concat([ab, Buffer.from([a.port >> 8, a.port & 0xff]), sb ?? Buffer.alloc(0)]);
+        }),
+      );
+      if (!enc.ok) return;
+      // What was accepted comes back out of a groupspec that carries it.
+      const spec = { ...g.emptyGroupSpec('g'), ipMulticastAddresses: [a] };
+      const back = attempt(() => g.parseGroupspec(g.groupspecString(spec)));
+      ensure(back.ok && back.value.spec.ipMulticastAddresses.length === 1, () => `a groupspec with the IP multicast address ${show(a)} does not parse (${back.code})`);
+      const got = back.value.spec.ipMulticastAddresses[0];
+      ensure(got.port === a.port && (got.source === undefined) === !a.source, () => `IP multicast address ${show(a)} came back as ${show(got)}`);
+      const again = attempt(() => g.encodeIpMulticastAddress(got));
+      ensure(again.ok && again.value.equals(enc.value), () => `IP multicast address ${show(a)} came back as ${show(got)}`);
+    },
+    valid(rng) {
+      const g = m.groupspec;
+      const fam = rng.bool(0.5) ? 4 : 6;
+      const a = { address: randomIpText(rng, fam), port: 0 };
+      const source = rng.bool(0.3) ? randomIpText(rng, fam) : undefined;
+      const input = Buffer.from(source === undefined ? a.address : `${a.address}|${source}`, 'latin1');
+      const x = ipInput(input);
+      const enc = g.encodeIpMulticastAddress(x);
+      ensure(enc.length === (fam === 4 ? 4 : 16) * (source ? 2 : 1) + 2, () => `encodeIpMulticastAddress(${show(x)}): ${enc.length} bytes`);
+      const p = g.parseGroupspec(g.groupspecString({ ...g.emptyGroupSpec('g'), ipMulticastAddresses: [x] }));
+      ensure(same(canonSpec('seed', p.spec).ipMulticastAddresses, canonSpec('seed', { ipMulticastAddresses: [x] }).ipMulticastAddresses), () => `IP multicast round trip: ${show(p.spec.ipMulticastAddresses)} vs ${show(x)}`);
+      return input;
+    },
+    structured(rng) {
+      const one = () => {
+        const k = rng.int(8);
+        if (k === 0) {
+          // v6 with too many or too few groups, "::" anywhere (more than once too), bad groups.
+          const gs = [];
+          for (let i = rng.range(0, 12); i > 0; i--) gs.push(rng.bool(0.8) ? rng.int(0x10000).toString(16) : rng.pick(['', '0', '00000', '1ffff', 'g', 'FFFF', ' 1']));
+          for (let i = rng.pick([0, 1, 1, 2, 3]); i > 0; i--) gs.splice(rng.int(gs.length + 1), 0, '');
+          return gs.join(':');
+        }
+        if (k === 1) return Array.from({ length: rng.pick([3, 4, 4, 5]) }, () => String(rng.pick([0, 1, 255, 256, 999, rng.int(300), '', '00001']))).join('.');
+        if (k === 2) return `${rng.pick(['::ffff:', '64:ff9b::', '1:2:3:4:5:6:', '::'])}${randomIpText(rng, 4)}`;
+        if (k === 3) return `${randomIpText(rng, 6)}%${rng.pick(['eth0', '1', ''])}`;
+        if (k === 4) return rng.pick([' ', '', '\n', '\t']) + randomIpText(rng) + rng.pick(['', ' ', '\n', ':', '::']);
+        if (k === 5) return rng.pick(['::', ':::', '::::', ':', '1::', '::1::', '1::2::3', '1:2:3:4::5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '::1:2:3:4:5:6:7:8', '[::1]', '1.2.3.4:5']);
+        if (k === 6) return randomIpText(rng);
+        return rng.bytes(rng.len(12)).toString('latin1');
+      };
+      const a = one();
+      if (rng.bool(0.5)) return Buffer.from(a, 'latin1');
+      return Buffer.from(`${a}|${rng.bool(0.7) ? randomIpText(rng) : one()}`, 'latin1');
+    },
+  };
+
+  /** Address bytes (RFC 7016 format) for group reports, sometimes cut short (unless `whole`). */
+  function groupAddrBytes(rng, whole = false) {
+    const w = new W();
+    for (let i = rng.int(4); i > 0; i--) m.handshake.writeAddress(w, randomAddress(rng));
+    const b = w.finish();
+    return !whole && rng.bool(0.2) ? b.subarray(0, rng.int(b.length + 1)) : b;
+  }
+
+  const groupMainTarget = {
+    name: 'group-main',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      const gm = m.groupMessages;
+      for (const b of retyped(input, [0x01, 0x0a])) {
+        const init = attempt(() => gm.decodeGroupInit(b));
+        agree('decodeGroupInit', init, ref(() => refGroupInit(b)));
+        if (init.ok) {
+          const again = attempt(() => gm.decodeGroupInit(gm.encodeGroupInit(init.value)));
+          ensure(again.ok && same(again.value, init.value), () => `decodeGroupInit(encodeGroupInit(x)) != x for ${show(init.value)}`);
+        }
+        const rep = attempt(() => gm.decodeReport(b));
+        agree('decodeReport', rep, ref(() => refReport(b)));
+        if (rep.ok) {
+          for (const a of [...(rep.value.seenAs ? [rep.value.seenAs] : []), ...rep.value.addresses, ...rep.value.peers.flatMap((p) => p.addresses)]) {
+            ensure(isIP(a.address) === a.family, () => `decodeReport: address ${a.address} is not IPv${a.family}`);
+          }
+          const again = attempt(() => gm.decodeReport(gm.encodeReport(rep.value)));
+          ensure(again.ok && same(again.value, rep.value), () => `decodeReport(encodeReport(x)) != x for ${show(rep.value)}: ${again.ok ? show(again.value) : again.code}`);
+        }
+      }
+    },
+    valid(rng) {
+      const gm = m.groupMessages;
+      if (rng.bool(0.35)) {
+        const i = { groupIdHex: rng.bytes(32).toString('hex'), key: rng.bytes(32), recipient: rng.bytes(32) };
+        const enc = gm.encodeGroupInit(rng.bool(0.2) ? { ...i, groupIdHex: i.groupIdHex.toUpperCase() } : i);
+        ensure(same(gm.decodeGroupInit(enc), i), () => `group init round trip: ${show(gm.decodeGroupInit(enc))}`);
+        ensure(gm.groupKey('G:0101', i.key).length === 32, 'group key');
+        return enc;
+      }
+      const addrs = (n) => Array.from({ length: n }, () => randomAddress(rng));
+      const peers = [];
+      for (let i = rng.int(rng.pick([3, 20])); i > 0; i--) peers.push({ peerId: rng.bytes(32), secondsSinceHeard: rng.pick([0, 3, 299, 300, rng.num()]), addresses: addrs(rng.int(4)) });
+      const r = { seenAs: rng.bool(0.8) ? randomAddress(rng) : null, addresses: addrs(rng.pick([0, 1, 3, 32])), peers };
+      let enc = gm.encodeReport(r);
+      if (rng.bool(0.3)) {
+        // An entry whose first field is not a peer id (librtmfp skips it), among the others.
+        const head = gm.encodeReport({ ...r, peers: [] }).length;
+        const odd = Buffer.concat([vluBytes(9), rng.bytes(9), vluBytes(rng.num()), options([{ type: 0x0a, value: groupAddrBytes(rng, true) }], true)]);
+        enc = Buffer.concat([enc.subarray(0, head), odd, enc.subarray(head)]);
+      }
+      const d = gm.decodeReport(enc);
+      const want = { seenAs: r.seenAs && canonRtmfpAddr(r.seenAs), addresses: r.addresses.map(canonRtmfpAddr), peers: peers.map((p) => ({ ...p, addresses: p.addresses.map(canonRtmfpAddr) })) };
+      ensure(same(d, want), () => `report round trip: ${show(d)} vs ${show(want)}`);
+      return enc;
+    },
+    structured(rng) {
+      const parts = [Buffer.from([rng.pick([0x01, 0x0a, 0x0a, rng.int(256)])])];
+      const opts = [];
+      for (let i = rng.int(5); i > 0; i--) {
+        const type = rng.pick([0x00, 0x01, 0x03, 0x0d, 0x0a, rng.num()]);
+        let value;
+        if (type === 0x00) value = Buffer.from(rng.pick([rng.bytes(32).toString('hex'), rng.bytes(32).toString('hex').toUpperCase(), rng.bytes(31).toString('hex') + 'g', rng.bytes(rng.len(40)).toString('hex')]), 'latin1');
+        else if (type === 0x01) value = rng.bytes(rng.pick([31, 32, 32, 33, 0]));
+        else if (type === 0x03) value = Buffer.concat([Buffer.from(rng.pick([[0x21, 0x0f], [0x21, 0x0e], [0x0f]])), rng.bytes(rng.pick([32, 32, 31, 33]))]);
+        else if (type === 0x0d || type === 0x0a) value = groupAddrBytes(rng);
+        else value = rng.bytes(rng.len(20));
+        opts.push({ type, value });
+      }
+      parts.push(options(opts, rng.bool(0.8)));
+      for (let i = rng.int(6); i > 0; i--) {
+        const k = rng.int(4);
+        if (k === 0) parts.push(vluBytes(rng.pick([1, 33, 35, 0x3fff, rng.num()]))); // a field length that lies
+        else parts.push(vluBytes(34), Buffer.from(k === 1 ? [0x21, 0x0e] : [0x21, 0x0f]), rng.bytes(32));
+        parts.push(rng.bool(0.9) ? vluBytes(rng.num()) : Buffer.from('ffffffffffffffff7f', 'hex'));
+        parts.push(options([{ type: rng.pick([0x0a, 0x0a, 0x0d, rng.int(300)]), value: groupAddrBytes(rng) }], rng.bool(0.85)));
+      }
+      if (rng.bool(0.3)) parts.push(rng.bytes(rng.int(6)));
+      return Buffer.concat(parts);
+    },
+  };
+
+  const MEDIA_TYPES = [0x21, 0x22, 0x23, 0x2b, 0x20, 0x30, 0x10, 0x00];
+
+  const groupMediaTarget = {
+    name: 'group-media',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      const gm = m.groupMessages;
+      for (const b of retyped(input, MEDIA_TYPES)) {
+        const mi = attempt(() => gm.decodeMediaInfos(b));
+        agree('decodeMediaInfos', mi, ref(() => refMediaInfos(b)));
+        if (mi.ok) {
+          const enc = 'end' in mi.value ? new W(12).u8(0x21).vlu(mi.value.end).finish() : gm.encodeMediaInfos(mi.value);
+          const again = attempt(() => gm.decodeMediaInfos(enc));
+          ensure(again.ok && same(again.value, mi.value), () => `decodeMediaInfos(encode(x)) != x for ${show(mi.value)}`);
+        }
+        const mp = attempt(() => gm.decodeMap(b));
+        const mr = ref(() => refMap(b));
+        agree('decodeMap', mp, mr, (x, y) => x.last === y.last);
+        if (mp.ok) {
+          const map = mr.value;
+          const n = map.bits.length * 8;
+          const rng = new Rng(hashBytes(b));
+          const ids = [map.last, map.last + 1, map.last - 1, map.last - n, map.last - n - 1, map.last - n + 1, 0, -1, MAX_SAFE];
+          for (let i = 0; i < 12; i++) ids.push(map.last - rng.int(n + 3) + 1);
+          for (const id of ids) {
+            const held = attempt(() => mp.value.held(id));
+            ensure(held.ok && held.value === refHeld(map, id), () => `decodeMap: held(${id}) is ${held.ok ? held.value : held.code} with last ${map.last} and ${map.bits.length} bytes of bits`);
+          }
+          if (map.bits.length <= 4096) {
+            // encodeMap of what the map says gives the same bitmap back.
+            const enc = gm.encodeMap(map.last, mp.value.held, map.last - n);
+            ensure(enc.equals(Buffer.concat([Buffer.from([0x22]), vluBytes(map.last), map.bits])), () => `encodeMap(decodeMap(x)) != x: ${enc.toString('hex')}`);
+          }
+        }
+        const sm = attempt(() => gm.decodeSmall(b));
+        agree('decodeSmall', sm, ref(() => refSmall(b)));
+        if (sm.ok) {
+          const enc = sm.value.type === 0x23 ? gm.encodePush(sm.value.value) : gm.encodePull(sm.value.value);
+          ensure(same(gm.decodeSmall(enc), sm.value), () => `decodeSmall(encode(x)) != x for ${show(sm.value)}`);
+        }
+        const fr = attempt(() => gm.decodeFragment(b));
+        agree('decodeFragment', fr, ref(() => refFragment(b)));
+        if (fr.ok && fr.value.kind === 0x20) {
+          const again = gm.fragmentMessage({ type: fr.value.type, time: fr.value.time, payload: fr.value.payload }, fr.value.id);
+          ensure(again.length === 1 && same(gm.decodeFragment(again[0]), fr.value), () => `fragmentMessage(decodeFragment(x)) != x for a whole fragment ${show({ ...fr.value, payload: fr.value.payload.length })}`);
+        }
+      }
+    },
+    valid(rng) {
+      const gm = m.groupMessages;
+      const k = rng.int(6);
+      if (k === 0) {
+        const infos = { streamName: randomText(rng), publicationKey: rng.bytes(32), sendToAll: rng.bool(), windowMs: rng.pick([8000, 0, 1, 500, rng.num()]), updatePeriodMs: rng.pick([100, 0, 10, rng.num()]), fetchPeriodMs: rng.pick([2500, 0, rng.num()]) };
+        const enc = gm.encodeMediaInfos(infos);
+        ensure(same(gm.decodeMediaInfos(enc), infos), () => `media infos round trip: ${show(gm.decodeMediaInfos(enc))}`);
+        return enc;
+      }
+      if (k === 1) {
+        // What a publisher says: its media infos, then (at the end) the next fragment id.
+        const settings = { ...m.groupPublisher.DEFAULT_MULTICAST, availabilitySendToAll: rng.bool(), windowDuration: rng.pick([0, 1, 8, 30]), availabilityUpdatePeriod: rng.pick([0.1, 0.5, 1]), fetchPeriod: rng.pick([2.5, 1, 0]) };
+        const name = randomText(rng);
+        const p = new m.groupPublisher.GroupPublisher(name, settings);
+        const infos = gm.decodeMediaInfos(p.infos());
+        const want = { streamName: name, publicationKey: p.publicationKey, sendToAll: settings.availabilitySendToAll, windowMs: Math.round(settings.windowDuration * 1000), updatePeriodMs: Math.round(settings.availabilityUpdatePeriod * 1000), fetchPeriodMs: Math.round(settings.fetchPeriod * 1000) };
+        ensure(same(infos, want), () => `publisher media infos: ${show(infos)} vs ${show(want)}`);
+        for (let i = rng.int(4); i > 0; i--) p.push({ type: 8, time: i, payload: rng.bytes(rng.len(2000)), keyframe: false, sequenceHeader: false }, 1000);
+        const end = p.endMessage();
+        ensure(same(gm.decodeMediaInfos(end), { end: p.nextId }), 'publication end round trip');
+        return rng.bool(0.5) ? end : p.infos();
+      }
+      if (k === 2) {
+        const last = rng.pick([1, 8, 9, 100, 1000, rng.num()]);
+        const first = Math.max(rng.bool(0.8) ? 1 : -5, last - rng.pick([0, 1, 7, 8, 9, 64, rng.int(300)]));
+        const held = new Set();
+        for (let id = first; id < last; id++) if (rng.bool(rng.pick([0.1, 0.5, 0.95]))) held.add(id);
+        const enc = gm.encodeMap(last, (id) => held.has(id), first);
+        const d = gm.decodeMap(enc);
+        ensure(d.last === last, 'map last');
+        // (By offset, up to 2^53 - 1: past 2^53, id++ stops changing id and the loop never ended.)
+        for (let off = -10; off <= last - first + 10 && first + off <= MAX_SAFE; off++) {
+          const id = first + off;
+          ensure(d.held(id) === (id === last || held.has(id)), () => `map round trip: held(${id}) is ${d.held(id)} (last ${last}, first ${first})`);
+        }
+        return enc;
+      }
+      if (k === 3) {
+        const mask = rng.int(0x200);
+        const push = gm.encodePush(mask);
+        ensure(same(gm.decodeSmall(push), { type: 0x23, value: mask & 0xff }), 'push round trip');
+        const id = rng.num();
+        const pull = gm.encodePull(id);
+        ensure(same(gm.decodeSmall(pull), { type: 0x2b, value: id }), 'pull round trip');
+        return rng.bool(0.5) ? push : pull;
+      }
+      // Fragments of one message: consecutive ids, the parts that follow counting down, the payload back.
+      const size = rng.pick([0, 1, 958, 959, 960, 959 * 2, 959 * 3 + 10, rng.int(20_000), 959 * 256]);
+      const msg = { type: rng.pick([8, 9, 18, rng.int(256)]), time: rng.u32(), payload: rng.bytes(size) };
+      const firstId = rng.num(MAX_SAFE - 300);
+      const frags = gm.fragmentMessage(msg, firstId);
+      const d = frags.map((f) => gm.decodeFragment(f));
+      ensure(Buffer.concat(d.map((f) => f.payload)).equals(msg.payload), 'fragments reassemble');
+      ensure(
+        d.every((f, i) => f.id === firstId + i && (d.length === 1 ? f.kind === 0x20 : f.kind === (i === 0 ? 0x30 : i === d.length - 1 ? 0x00 : 0x10)) && f.rest === (f.kind === 0x00 || f.kind === 0x20 ? 0 : d.length - 1 - i)),
+        () => `fragments of ${size} bytes: ${show(d.map((f) => [f.kind, f.id, f.rest]))}`,
+      );
+      ensure(d[0].type === msg.type && d[0].time === msg.time, 'first fragment type and time');
+      const big = attempt(() => gm.fragmentMessage({ ...msg, payload: Buffer.alloc(959 * 256 + 1) }, 1));
+      ensure(!big.ok && big.code === 'ERR_RTMFP_TOO_LARGE', 'a message of more than 256 fragments');
+      return rng.pick(frags);
+    },
+    structured(rng) {
+      const type = rng.pick(MEDIA_TYPES);
+      const parts = [Buffer.from([type]), rng.bool(0.9) ? vluBytes(rng.num()) : Buffer.from(rng.pick(['ffffffffffffffff7f', '8080', '80']), 'hex')];
+      const k = rng.int(4);
+      if (k === 0) {
+        // Media infos options (the message must be 0x24 bytes or more to be read as infos).
+        const opts = [];
+        for (let i = rng.range(1, 8); i > 0; i--) {
+          const t = rng.pick([0, 1, 2, 3, 4, 5, 6, 7, rng.num()]);
+          const v = t === 1 ? rng.bytes(rng.pick([31, 32, 33])) : t >= 3 && t <= 7 && rng.bool(0.7) ? (rng.bool(0.8) ? vluBytes(rng.num()) : Buffer.from('ffffffffffffffff7f', 'hex')) : rng.bytes(rng.len(40));
+          opts.push({ type: t, value: v });
+        }
+        return Buffer.concat([Buffer.from([0x21]), options(opts, false), rng.bytes(rng.int(4))]);
+      }
+      if (k === 1) parts.push(rng.bytes(rng.pick([0, 1, 2, 4, 5, 6, 958, 959, 960, 1000])));
+      else if (k === 2) parts.push(Buffer.alloc(rng.len(300), rng.pick([0, 0xff, 0x55])));
+      else parts.push(rng.bytes(rng.len(40)));
+      return Buffer.concat(parts);
+    },
+  };
+
+  const groupChannelTarget = {
+    name: 'group-channel',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      const gs = m.groups;
+      for (const b of retyped(input, [0x01, 0x0b])) {
+        const j = attempt(() => gs.decodeGroupJoin(b));
+        agree('decodeGroupJoin', j, ref(() => refGroupJoin(b)));
+        if (j.ok) ensure(same(gs.decodeGroupJoin(gs.encodeGroupJoin(j.value)), j.value), 'decodeGroupJoin(encodeGroupJoin(x)) != x');
+        const mb = attempt(() => gs.decodeGroupMember(b));
+        agree('decodeGroupMember', mb, ref(() => refGroupMember(b)));
+        if (mb.ok) ensure(gs.encodeGroupMember(mb.value).equals(b), 'encodeGroupMember(decodeGroupMember(x)) != x');
+      }
+      ensure(gs.isGroupChannel(input) === (input.length === 2 && input[0] === 0x47 && input[1] === 0x43), 'isGroupChannel');
+    },
+    valid(rng) {
+      const gs = m.groups;
+      const k = rng.int(4);
+      if (k === 0 || k === 1) {
+        // By id: a random one, or the id of a real groupspec.
+        const id = k === 0 ? rng.bytes(32) : m.groupspec.parseGroupspec(m.groupspec.groupspecString(randomGroupSpec(rng))).groupId;
+        const enc = gs.encodeGroupJoin(id);
+        ensure(gs.decodeGroupJoin(enc).equals(id), 'group join round trip');
+        return enc;
+      }
+      if (k === 2) {
+        // Old Flash: option 10, the id is the SHA-256 of its value.
+        const raw = rng.bytes(rng.len(80));
+        const enc = Buffer.concat([Buffer.from([0x01]), options([{ type: 0x10, value: raw }], false)]);
+        ensure(gs.decodeGroupJoin(enc).equals(nodeCrypto.createHash('sha256').update(raw).digest()), 'raw group join');
+        return enc;
+      }
+      const peer = rng.bytes(32);
+      const enc = gs.encodeGroupMember(peer);
+      ensure(gs.decodeGroupMember(enc).equals(peer), 'group member round trip');
+      return enc;
+    },
+    structured(rng) {
+      const type = rng.pick([0x01, 0x01, 0x0b, rng.int(256)]);
+      if (type === 0x0b && rng.bool(0.5)) return Buffer.concat([Buffer.from([0x0b]), rng.bytes(rng.pick([31, 32, 33, 0]))]);
+      const t = rng.pick([0x15, 0x15, 0x10, 0x00, rng.num()]);
+      const value = rng.bytes(rng.pick([0, 31, 32, 33, rng.len(60)]));
+      const real = vluBytes(vluBytes(t).length + value.length);
+      const len = rng.bool(0.7) ? real : vluBytes(rng.pick([0, 1, 32, 33, 34, 0x3fff, rng.num()]));
+      return Buffer.concat([Buffer.from([type]), len, rng.bool(0.95) ? vluBytes(t) : Buffer.from('ffffffffffffffff7f', 'hex'), value, rng.bytes(rng.pick([0, 0, 1, 5]))]);
+    },
+  };
+
+  // The server side of the group channel (src/net/rtmfp-server.ts #onGroupMessage): join messages from
+  // the network into a GroupDirectory, checked against a model of the groups.
+  const GD_GROUPS = [1, 2, 5, 10_000];
+  const GD_MEMBERS = [1, 2, 7, 100_000];
+  const GD_CHANNELS = 16;
+  const gdPeer = (p) => Buffer.alloc(32, 0x31 + p);
+  const gdMemberId = (peer) => nodeCrypto.createHash('sha256').update(Buffer.from([0x21, 0x0f])).update(peer).digest();
+
+  /**
+   * Input: [config: bits 0-1 maxGroups, 2-3 maxMembersPerGroup, 4-6 peers] then ops [op][len][len bytes]:
+   * op bits 0-3 the channel, bits 4-5: 0-1 a message on it (a join), 2 the channel's flow ends, 3 the
+   * channel's session ends (its every channel leaves). Channel c belongs to peer c % peers, so a peer can
+   * be in a group through two channels.
+   */
+  function runDirectory(input) {
+    const gs = m.groups;
+    const cfg = input.length ? input[0] : 0;
+    const maxGroups = GD_GROUPS[cfg & 3];
+    const maxMembers = GD_MEMBERS[(cfg >> 2) & 3];
+    const peers = 1 + ((cfg >> 4) & 7);
+    const dir = new gs.GroupDirectory({ maxGroups, maxMembersPerGroup: maxMembers });
+    /** @type {Map<string, Array<{ch: any, memberId: Buffer}>>} */
+    const model = new Map();
+    const chans = [];
+    let gen = 0;
+    const fresh = (i) => ({ i, gen: gen++, peer: gdPeer(i % peers), groupId: /** @type {Buffer | null} */ (null), dead: false });
+    for (let i = 0; i < GD_CHANNELS; i++) chans.push(fresh(i));
+    const modelLeave = (key, ch) => {
+      const list = model.get(key);
+      if (!list) return;
+      const at = list.findIndex((x) => x.ch === ch);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0) model.delete(key);
+    };
+    const checkGroup = (groupId) => {
+      const key = groupId.toString('hex');
+      const got = dir.members(groupId);
+      const want = model.get(key) ?? [];
+      ensure(got.length === want.length && got.every((x, i) => x.handle === want[i].ch), () => `group ${key.slice(0, 8)}: members ${got.map((x) => x.handle.i)}, expected ${want.map((x) => x.ch.i)}`);
+      for (let i = 1; i < got.length; i++) ensure(Buffer.compare(got[i - 1].memberId, got[i].memberId) <= 0, 'members out of member-id order');
+      ensure(got.length <= maxMembers, () => `${got.length} members with maxMembersPerGroup ${maxMembers}`);
+      ensure(dir.groupCount === model.size && dir.groupCount <= maxGroups, () => `${dir.groupCount} groups, expected ${model.size} (maxGroups ${maxGroups})`);
+    };
+    let joins = 0;
+    for (let at = 1; at + 2 <= input.length; ) {
+      const op = input[at];
+      const len = input[at + 1];
+      const msg = input.subarray(at + 2, at + 2 + len);
+      at += 2 + len;
+      const ci = op & 15;
+      const ch = chans[ci];
+      const action = (op >> 4) & 3;
+      if (action === 3) {
+        // The session ends: every channel of that peer's connection leaves everything.
+        for (let i = 0; i < GD_CHANNELS; i++) {
+          if (i % peers !== ci % peers) continue;
+          dir.leaveAll(chans[i]);
+          for (const key of [...model.keys()]) modelLeave(key, chans[i]);
+          chans[i] = fresh(i);
+        }
+        ensure(dir.groupCount === model.size, () => `${dir.groupCount} groups after a session ended, expected ${model.size}`);
+        continue;
+      }
+      if (action === 2) {
+        if (ch.groupId) {
+          dir.leave(ch.groupId, ch);
+          modelLeave(ch.groupId.toString('hex'), ch);
+          checkGroup(ch.groupId);
+        }
+        chans[ci] = fresh(ci);
+        continue;
+      }
+      if (ch.dead) continue; // a rejected flow delivers nothing more
+      let groupId;
+      try {
+        groupId = gs.decodeGroupJoin(msg);
+      } catch (e) {
+        if (!allowed(e)) throw e;
+        ch.dead = true;
+        continue;
+      }
+      if (ch.groupId) {
+        if (ch.groupId.equals(groupId)) continue;
+        dir.leave(ch.groupId, ch);
+        modelLeave(ch.groupId.toString('hex'), ch);
+        checkGroup(ch.groupId);
+      }
+      ch.groupId = groupId;
+      // The model: a new group needs room; a channel already in is not added again; then the group needs room.
+      const key = groupId.toString('hex');
+      const list = model.get(key) ?? [];
+      let wantCode = '';
+      if (!model.has(key) && model.size >= maxGroups) wantCode = 'ERR_RTMFP_TOO_MANY_GROUPS';
+      const already = list.some((x) => x.ch === ch);
+      if (!wantCode && !already && list.length >= maxMembers) wantCode = 'ERR_RTMFP_GROUP_FULL';
+      let tell;
+      try {
+        tell = dir.join(groupId, ch.peer, ch);
+      } catch (e) {
+        if (!allowed(e)) throw e;
+        ensure(e.code === wantCode, () => `GroupDirectory.join: ${e.code}, expected ${wantCode || 'success'}`);
+        ch.dead = true;
+        checkGroup(groupId);
+        continue;
+      }
+      ensure(!wantCode, () => `GroupDirectory.join succeeded, expected ${wantCode}`);
+      joins++;
+      if (already) {
+        ensure(tell.length === 0, 'a member joining again was announced');
+      } else {
+        // Everyone with up to 6 members; else the 3 before and the 3 after the newcomer on the ring.
+        const memberId = gdMemberId(ch.peer);
+        let pos = 0;
+        while (pos < list.length && Buffer.compare(list[pos].memberId, memberId) < 0) pos++;
+        const n = list.length;
+        const want = n <= 6 ? list.map((x) => x.ch) : [1, 2, 3].map((d) => list[(pos - d + n) % n].ch).concat([0, 1, 2].map((d) => list[(pos + d) % n].ch));
+        const got = tell.map((x) => x.handle);
+        ensure(got.length === new Set(got).size && got.length === new Set(want).size && want.every((c) => got.includes(c)), () => `join told ${got.map((c) => c.i)}, expected ${want.map((c) => c.i)}`);
+        ensure(tell.every((x) => x.handle !== ch && x.peerId.length === 32), 'the newcomer was told about itself');
+        list.splice(pos, 0, { ch, memberId });
+        model.set(key, list);
+      }
+      checkGroup(groupId);
+    }
+    // Every group the model knows, as the directory has it.
+    for (const key of model.keys()) checkGroup(Buffer.from(key, 'hex'));
+    return { joins, groups: model.size };
+  }
+
+  const groupDirectoryTarget = {
+    name: 'group-directory',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      runDirectory(input);
+    },
+    valid(rng) {
+      // Members joining, switching and leaving a few groups, as clients do; generous or tight limits.
+      const gs = m.groups;
+      const cfg = rng.int(256);
+      const ids = Array.from({ length: rng.range(1, 4) }, () => rng.bytes(32));
+      const ops = [Buffer.from([cfg])];
+      const msg = (c, b) => ops.push(Buffer.from([c & 15, b.length]), b);
+      for (let i = rng.range(1, 80); i > 0; i--) {
+        const c = rng.int(GD_CHANNELS);
+        const k = rng.int(10);
+        if (k < 6) msg(c, gs.encodeGroupJoin(rng.pick(ids)));
+        else if (k === 6) msg(c, Buffer.concat([Buffer.from([0x01]), options([{ type: 0x10, value: ids[0].subarray(0, 8) }], false)]));
+        else if (k === 7) ops.push(Buffer.from([0x20 | c, 0]));
+        else if (k === 8 && rng.bool(0.3)) ops.push(Buffer.from([0x30 | c, 0]));
+        else msg(c, rng.bytes(rng.int(5)));
+      }
+      const input = Buffer.concat(ops);
+      const r = runDirectory(input);
+      ensure((cfg & 3) !== 3 || ((cfg >> 2) & 3) !== 3 || r.groups <= ids.length + 1, 'more groups than ids');
+      return input;
+    },
+    structured(rng) {
+      const ops = [Buffer.from([rng.int(256)])];
+      const ids = Array.from({ length: rng.range(1, 8) }, () => rng.bytes(32));
+      for (let i = rng.range(1, 120); i > 0; i--) {
+        const op = rng.bool(0.8) ? rng.int(32) : rng.int(256);
+        const b = rng.bool(0.7) ? m.groups.encodeGroupJoin(rng.pick(ids)) : mutate(m.groups.encodeGroupJoin(rng.pick(ids)), rng).subarray(0, 255);
+        ops.push(Buffer.from([op, b.length]), b);
+      }
+      return Buffer.concat(ops);
+    },
+  };
+
+  // One publication (src/rtmfp/group-publisher.ts) with neighbours whose media report flows send it
+  // what the network sends (21, 22, 23, 2b, anything), dispatched as src/net/rtmfp-group.ts does.
+  const GP_SETTINGS = [
+    { availabilityUpdatePeriod: 0.1, availabilitySendToAll: false, fetchPeriod: 2.5, pushNeighborLimit: 4, relayMarginDuration: 2, windowDuration: 8 },
+    { availabilityUpdatePeriod: 0.5, availabilitySendToAll: true, fetchPeriod: 1, pushNeighborLimit: 1, relayMarginDuration: 0, windowDuration: 1 },
+    { availabilityUpdatePeriod: 0, availabilitySendToAll: false, fetchPeriod: 0, pushNeighborLimit: 0, relayMarginDuration: 0, windowDuration: 0 },
+    { availabilityUpdatePeriod: 0.001, availabilitySendToAll: true, fetchPeriod: 30, pushNeighborLimit: 2.5, relayMarginDuration: 0.5, windowDuration: 0.5 },
+    { availabilityUpdatePeriod: 1, availabilitySendToAll: false, fetchPeriod: 2.5, pushNeighborLimit: 100, relayMarginDuration: 10, windowDuration: 30 },
+  ];
+  const GP_LINKS = 4;
+  const GP_TYPES = [8, 9, 9, 18];
+
+  /**
+   * Input: [settings] then ops; op bits 0-2: 0 a message [flags][len u16] (flags bits 0-1 the type, 2 key
+   * frame, 3 sequence header, 4 and 5 both: length x 8), 1 a media report message from a neighbour [len][bytes], 2 time
+   * passes [ms / 20], 3 a neighbour arrives, 4 one leaves, 5 its flows open or close, 6 the settings change
+   * [index], 7 the publication ends; bits 3-4 the neighbour, 5-7 the time since the last message.
+   */
+  function runPublisher(input) {
+    const gm = m.groupMessages;
+    const settings0 = GP_SETTINGS[(input.length ? input[0] : 0) % GP_SETTINGS.length];
+    const p = new m.groupPublisher.GroupPublisher('fuzz', settings0);
+    let now = 1_000_000;
+    let time = 0;
+    /** id -> {data, at} of every fragment made and not yet forgotten (the publisher forgets from the oldest). */
+    const made = new Map();
+    let first = 1;
+    let ended = false;
+    const count = { pushed: 0, pulled: 0, maps: 0 };
+    /** The op being run: a push (id: the first id it may make) or a pull (id: the one asked for). */
+    let doing = { what: 'other', id: -1 };
+    /** Successful sends of each fragment while it is pushed. */
+    const pushSends = new Map();
+    const links = [];
+    const mkLink = (i) => ({
+      key: `n${i}`,
+      pushMask: 0,
+      lastMapped: 0,
+      reportOpen: true,
+      mediaOpen: false,
+      sendReport(msg) {
+        ensure(Buffer.isBuffer(msg) && msg.length > 0, 'an empty report message');
+        if (msg[0] === 0x21) {
+          const d = attempt(() => gm.decodeMediaInfos(msg));
+          ensure(d.ok, () => `the publisher sent media infos that do not decode (${d.code})`);
+          if ('end' in d.value) ensure(ended && d.value.end === p.nextId, () => `publication end ${d.value.end} (ended ${ended}, next id ${p.nextId})`);
+          else ensure(d.value.publicationKey.equals(p.publicationKey) && d.value.streamName === 'fuzz' && !ended, 'media infos of another publication, or after its end');
+        } else {
+          ensure(msg[0] === 0x22, () => `the publisher sent report message 0x${msg[0].toString(16)}`);
+          const d = attempt(() => gm.decodeMap(msg));
+          ensure(d.ok && d.value.last === p.nextId - 1, () => `a map that does not decode or names ${d.ok ? d.value.last : d.code}, not ${p.nextId - 1}`);
+          for (let id = Math.max(1, p.nextId - 1 - 8 * (msg.length - 1)); id < p.nextId - 1; id++) {
+            ensure(d.value.held(id) === made.has(id), () => `the map says fragment ${id} is ${made.has(id) ? 'not ' : ''}held (first ${first}, next ${p.nextId})`);
+          }
+          if (this.reportOpen) count.maps++;
+        }
+        return this.reportOpen;
+      },
+      sendFragment(msg) {
+        const f = attempt(() => gm.decodeFragment(msg));
+        ensure(f.ok, () => `the publisher sent a fragment that does not decode (${f.code})`);
+        const id = f.value.id;
+        if (doing.what === 'push') {
+          // Pushed as it is made: a new fragment of this message.
+          ensure(id >= doing.id && id < p.nextId, () => `fragment ${id} pushed while making ${doing.id}..${p.nextId - 1}`);
+          ensure((this.pushMask >> (id % 8)) & 1, () => `fragment ${id} pushed to a neighbour with mask ${this.pushMask}`);
+          if (!made.has(id)) made.set(id, { data: msg, at: now });
+        } else ensure(doing.what === 'pull' && id === doing.id, () => `fragment ${id} sent while ${doing.what} ${doing.id}`);
+        const h = made.get(id);
+        ensure(h !== undefined, () => `the publisher sent fragment ${id}, which it does not hold (first ${first}, next ${p.nextId})`);
+        h.data ??= msg;
+        ensure(h.data.equals(msg), () => `fragment ${id} sent with other bytes than it was made with`);
+        if (this.mediaOpen) {
+          if (doing.what === 'push') {
+            count.pushed++;
+            pushSends.set(id, (pushSends.get(id) ?? 0) + 1);
+          } else count.pulled++;
+        }
+        return this.mediaOpen;
+      },
+    });
+    const keepMs = () => (p.settings.windowDuration + p.settings.relayMarginDuration) * 1000;
+    for (let at = 1; at < input.length; ) {
+      const op = input[at++];
+      const li = (op >> 3) & 3;
+      const link = links[li];
+      now += (op >> 5) * 7;
+      switch (op & 7) {
+        case 0: {
+          if (at + 3 > input.length) {
+            at = input.length;
+            break;
+          }
+          const flags = input[at];
+          const len = input.readUInt16BE(at + 1) * ((flags & 0x30) === 0x30 ? 8 : 1);
+          at += 3;
+          time += (op >> 5) * 7;
+          // (A message of more than 256 fragments is refused before its bytes are read: not worth filling.)
+          const payload = len > 959 * 256 ? Buffer.allocUnsafe(len) : Buffer.alloc(len, flags);
+          const msg = { type: GP_TYPES[flags & 3], time, payload, keyframe: (flags & 4) !== 0, sequenceHeader: (flags & 8) !== 0 };
+          const next = p.nextId;
+          doing = { what: 'push', id: next };
+          pushSends.clear();
+          let out = null;
+          try {
+            out = p.push(msg, now);
+          } catch (e) {
+            if (!allowed(e)) throw e;
+            // Only a message of more than 256 fragments is refused.
+            ensure(e.code === 'ERR_RTMFP_TOO_LARGE' && len > 959 * 256, () => `GroupPublisher.push: ${e.code} for a message of ${len} bytes (${show({ ...msg, payload: len })})`);
+          } finally {
+            doing = { what: 'other', id: -1 };
+          }
+          const limit = Math.max(0, Math.floor(p.settings.pushNeighborLimit));
+          for (const [id, n] of pushSends) ensure(n <= limit, () => `fragment ${id} pushed to ${n} neighbours with pushNeighborLimit ${p.settings.pushNeighborLimit}`);
+          if (out) {
+            ensure(ended ? out.length === 0 : out.length === p.nextId - next, () => `push made ${out.length} fragments, ids went from ${next} to ${p.nextId}`);
+            ensure(out.length > 0 || ended || (msg.type === 9 && !msg.keyframe && !msg.sequenceHeader), () => `a message of type ${msg.type} made no fragment`);
+            out.forEach((data, i) => {
+              const f = gm.decodeFragment(data);
+              ensure(f.id === next + i, () => `fragment id ${f.id}, expected ${next + i}`);
+            });
+          }
+          for (let id = next; id < p.nextId; id++) if (!made.has(id)) made.set(id, { data: out ? out[id - next] : null, at: now });
+          break;
+        }
+        case 1: {
+          const len = at < input.length ? input[at] : 0;
+          const msg = input.subarray(at + 1, at + 1 + len);
+          at += 1 + len;
+          if (!link || msg.length === 0) break;
+          try {
+            if (msg[0] === 0x23) link.pushMask = gm.decodeSmall(msg).value;
+            else if (msg[0] === 0x2b) {
+              const id = gm.decodeSmall(msg).value;
+              doing = { what: 'pull', id };
+              const before = count.pulled;
+              p.onPull(link, id);
+              ensure(count.pulled - before === (made.has(id) && link.mediaOpen ? 1 : 0), () => `a pull of ${id} sent ${count.pulled - before} fragments (held ${made.has(id)}, open ${link.mediaOpen})`);
+            } else if (msg[0] === 0x21) gm.decodeMediaInfos(msg);
+            else if (msg[0] === 0x22) gm.decodeMap(msg);
+          } catch (e) {
+            if (!allowed(e)) throw e;
+          } finally {
+            doing = { what: 'other', id: -1 };
+          }
+          ensure(Number.isInteger(link.pushMask) && link.pushMask >= 0 && link.pushMask <= 255, () => `push mask ${link.pushMask}`);
+          break;
+        }
+        case 2: {
+          now += (at < input.length ? input[at++] : 0) * 20;
+          // Forgotten first (the map the tick may send says so): from the oldest, every fragment older than the window and margin.
+          while (first < p.nextId && (!made.has(first) || now - made.get(first).at > keepMs())) made.delete(first++);
+          p.tick(now);
+          break;
+        }
+        case 3:
+          if (!link && !ended) {
+            links[li] = mkLink(li);
+            p.addLink(links[li], now);
+          }
+          break;
+        case 4:
+          if (link) {
+            p.removeLink(link.key);
+            links[li] = undefined;
+          }
+          break;
+        case 5:
+          if (link) {
+            link.mediaOpen = !link.mediaOpen;
+            if (op & 0x80) link.reportOpen = !link.reportOpen;
+          }
+          break;
+        case 6:
+          p.settings = { ...GP_SETTINGS[(at < input.length ? input[at++] : 0) % GP_SETTINGS.length] };
+          p.refresh();
+          break;
+        default:
+          ended = true;
+          p.end();
+      }
+      ensure(p.heldCount === made.size, () => `the publisher holds ${p.heldCount} fragments, expected ${made.size} (first ${first}, next ${p.nextId})`);
+      ensure(p.linkCount === links.filter(Boolean).length, 'link count');
+      const c = p.counters;
+      ensure(c.fragmentsPushedToPeers === count.pushed && c.fragmentsRequestedByPeers === count.pulled && c.mapsSent === count.maps, () => `counters ${show(c)}, expected ${show(count)}`);
+    }
+    return { fragments: p.nextId - 1, held: p.heldCount };
+  }
+
+  const groupPublisherTarget = {
+    name: 'group-publisher',
+    family: 'groups',
+    kind: 'bytes',
+    check(input) {
+      runPublisher(input);
+    },
+    valid(rng) {
+      // A publication with neighbours that ask for pushes, pull what they missed, come and go.
+      const gm = m.groupMessages;
+      const ops = [Buffer.from([rng.int(GP_SETTINGS.length)])];
+      const nl = rng.range(1, GP_LINKS);
+      for (let i = 0; i < nl; i++) ops.push(Buffer.from([3 | (i << 3)]), Buffer.from([5 | (i << 3)]));
+      let next = 1;
+      for (let i = rng.range(1, 60); i > 0; i--) {
+        const k = rng.int(10);
+        const l = rng.int(nl) << 3;
+        if (k < 4) {
+          const flags = rng.int(16);
+          const len = rng.pick([0, 10, 958, 959, 960, 3000, rng.int(5000)]);
+          ops.push(Buffer.from([(rng.int(8) << 5) | l, flags, len >> 8, len & 0xff]));
+          next += Math.max(1, Math.ceil(len / 959)) * (flags & 8 ? 1 : 2);
+        } else if (k === 4) {
+          const mp = gm.encodePush(rng.pick([0xff, 0x01, 0x55, rng.int(256)]));
+          ops.push(Buffer.from([1 | l, mp.length]), mp);
+        } else if (k === 5) {
+          const pl = gm.encodePull(rng.bool(0.8) ? rng.int(next + 2) : rng.num());
+          ops.push(Buffer.from([1 | l, pl.length]), pl);
+        } else if (k === 6) ops.push(Buffer.from([2, rng.pick([1, 5, 50, 255])]));
+        else if (k === 7) ops.push(Buffer.from([rng.pick([3, 4, 5, 0x85]) | l]));
+        else if (k === 8 && rng.bool(0.3)) ops.push(Buffer.from([6, rng.int(GP_SETTINGS.length)]));
+        else if (k === 9 && rng.bool(0.05)) ops.push(Buffer.from([7]));
+      }
+      const input = Buffer.concat(ops);
+      runPublisher(input);
+      return input;
+    },
+    structured(rng) {
+      const gm = m.groupMessages;
+      const ops = [Buffer.from([rng.int(256)])];
+      for (let i = rng.range(1, 80); i > 0; i--) {
+        const op = rng.int(256);
+        ops.push(Buffer.from([op]));
+        if ((op & 7) === 0) ops.push(Buffer.from([rng.int(32), rng.int(256), rng.int(256)]));
+        else if ((op & 7) === 1) {
+          const b = rng.pick([
+            () => gm.encodePull(rng.num()),
+            () => gm.encodePull(rng.int(40)),
+            () => gm.encodePush(rng.int(256)),
+            () => Buffer.from([0x2b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]),
+            () => Buffer.concat([Buffer.from([rng.pick([0x21, 0x22, 0x23, 0x2b])]), rng.bytes(rng.len(60))]),
+          ])();
+          ops.push(Buffer.from([b.length]), b);
+        } else if ((op & 7) === 2 || (op & 7) === 6) ops.push(Buffer.from([rng.int(256)]));
+      }
+      return Buffer.concat(ops);
+    },
+  };
+
+  const targets = [
+    wireTarget, packetTarget, chunksTarget, handshakeTarget, cryptoTarget, dhTarget, cipherTarget, tcTarget, recvFlowTarget, sessionTarget,
+    groupspecTarget, groupAddressTarget, groupMainTarget, groupMediaTarget, groupChannelTarget, groupDirectoryTarget, groupPublisherTarget,
+    endpointGarbage, endpointHandshake, endpointReplay, endpointLive,
+  ];
+  return { targets, byName: Object.fromEntries(targets.map((t) => [t.name, t])), allowed, runRecvFlow, runSession, runDirectory, runPublisher, hostileChunk, Net, startupDatagram, startupChunks };
 }
 
 // ---------------------------------------------------------------------------------------------------------

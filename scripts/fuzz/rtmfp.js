@@ -15,8 +15,9 @@ const crypto = require('node:crypto');
 const { Worker, isMainThread, workerData, parentPort } = require('node:worker_threads');
 
 const ROOT = path.join(__dirname, '..', '..');
-const DIST = path.join(ROOT, 'dist');
-const CRASHERS = path.join(ROOT, 'test', 'fixtures', 'rtmfp-crashers');
+/** The compiled code to fuzz: dist/, or --dist DIR (a build of its own, e.g. tsc --outDir DIR). */
+let DIST = path.join(ROOT, 'dist');
+let CRASHERS = path.join(ROOT, 'test', 'fixtures', 'rtmfp-crashers');
 const lib0 = require('./rtmfp-lib.js');
 
 const HELP = `usage: npm run fuzz -- rtmfp [options]
@@ -25,10 +26,12 @@ const HELP = `usage: npm run fuzz -- rtmfp [options]
   --inputs N       stop after N inputs in all (1e6, 2m and 500k are understood)
   --seed S         the run's seed (default: from the clock; printed, so a run can be repeated)
   --workers N      worker threads (default: the number of CPUs, at most 4)
-  --only A,B       targets or families (wire, packet, chunks, handshake, crypto, cipher, tc, flows, session, endpoint)
+  --only A,B       targets or families (wire, packet, chunks, handshake, crypto, cipher, tc, flows, session, groups, endpoint)
   --hang-ms MS     a worker without progress for MS ms is a hang (default 10000)
   --slice-seed S   with --only TARGET: run the one slice of that seed in this thread (to reproduce a failure)
   --replay FILE... replay crasher files (hex written by a previous run) and report what still fails
+  --crashers DIR   where failing inputs are written (default test/fixtures/rtmfp-crashers, which npm test replays)
+  --dist DIR       the compiled code to fuzz (default dist/; e.g. npx tsc -p tsconfig.json --outDir DIR)
   --list           list the targets
 `;
 
@@ -40,8 +43,9 @@ const ROUND_INPUTS = 300;
 
 function loadModules() {
   const need = ['errors', 'rtmfp/wire', 'rtmfp/packet', 'rtmfp/chunks', 'rtmfp/handshake', 'rtmfp/crypto', 'rtmfp/tc', 'rtmfp/recv-flow', 'rtmfp/session', 'rtmfp/endpoint'];
+  need.push('rtmfp/groupspec', 'rtmfp/group-messages', 'rtmfp/groups', 'rtmfp/group-publisher');
   for (const n of need) {
-    if (!fs.existsSync(path.join(DIST, `${n}.js`))) throw new Error(`dist/${n}.js is missing: run "npm run build" first`);
+    if (!fs.existsSync(path.join(DIST, `${n}.js`))) throw new Error(`${path.relative(ROOT, DIST) || DIST}/${n}.js is missing: run "npm run build" first`);
   }
   const r = (n) => require(path.join(DIST, n));
   return {
@@ -55,6 +59,10 @@ function loadModules() {
     recvFlow: r('rtmfp/recv-flow'),
     session: r('rtmfp/session'),
     endpoint: r('rtmfp/endpoint'),
+    groupspec: r('rtmfp/groupspec'),
+    groupMessages: r('rtmfp/group-messages'),
+    groups: r('rtmfp/groups'),
+    groupPublisher: r('rtmfp/group-publisher'),
   };
 }
 
@@ -83,7 +91,7 @@ function parseArgs(argv) {
     else if (key === 'replay') {
       o.replay.push(val());
       while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) o.replay.push(argv[++i]);
-    } else if (['minutes', 'inputs', 'seed', 'workers', 'only', 'hang-ms', 'slice-seed'].includes(key)) o[key] = val();
+    } else if (['minutes', 'inputs', 'seed', 'workers', 'only', 'hang-ms', 'slice-seed', 'dist', 'crashers'].includes(key)) o[key] = val();
     else throw new Error(`unknown option ${a}\n${HELP}`);
   }
   return o;
@@ -112,7 +120,8 @@ function selectTargets(targets, only) {
 const SLOT_BYTES = 1 << 20;
 
 function workerMain() {
-  const { seed, names, control, slot, index } = workerData;
+  const { seed, names, control, slot, index, dist } = workerData;
+  DIST = dist;
   const meta = new Int32Array(control); // [heartbeat, stop, input length, target index, batch seed]
   const bytes = new Uint8Array(slot);
   const m = loadModules();
@@ -180,6 +189,8 @@ function fmtTime(ms) {
 async function main(argv) {
   const chalk = require('chalk');
   const o = parseArgs(argv);
+  if (o.dist !== undefined) DIST = path.resolve(String(o.dist));
+  if (o.crashers !== undefined) CRASHERS = path.resolve(String(o.crashers));
   if (o.help) {
     process.stdout.write(HELP);
     return 0;
@@ -195,7 +206,7 @@ async function main(argv) {
   if (o['slice-seed'] !== undefined) return oneSlice(targets, lib, Number(o['slice-seed']), chalk);
 
   const stale = staleDist();
-  if (stale.length) console.log(chalk.yellow(`warning: dist/ is older than src/rtmfp/${stale.join(', ')}: run "npm run build" to fuzz the current code`));
+  if (stale.length) console.log(chalk.yellow(`warning: ${path.relative(ROOT, DIST) || DIST} is older than src/rtmfp/${stale.join(', ')}: run "npm run build" to fuzz the current code`));
   const seed = o.seed !== undefined ? Number(o.seed) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
   const maxInputs = count(o.inputs);
   const minutes = o.minutes !== undefined ? Number(o.minutes) : maxInputs ? Infinity : 1;
@@ -210,7 +221,7 @@ async function main(argv) {
 
   /** @type {Array<Record<string, {inputs: number, failures: number, busyMs: number, maxMs: number}>>} */
   const finished = []; // stats of workers that were replaced after a hang
-  const failures = { hangs: 0, written: [], keys: new Map() };
+  const failures = { hangs: 0, written: [], keys: new Map(), perTarget: new Map() };
   const failureCount = () => failures.hangs + Object.values(totals()).reduce((a, v) => a + v.failures, 0);
   const start = performance.now();
   let stopping = false;
@@ -221,7 +232,11 @@ async function main(argv) {
     const key = `${f.target}: ${first.replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 160)}`;
     const seen = failures.keys.get(key) ?? 0;
     failures.keys.set(key, seen + 1);
-    if (seen >= 3 || failures.written.length >= 50) return;
+    // At most 3 inputs per distinct message and 20 per target (a target whose messages all differ would
+    // otherwise take every slot and hide what the others found), 200 in all.
+    const mine = failures.perTarget.get(f.target) ?? 0;
+    if (seen >= 3 || mine >= 20 || failures.written.length >= 200) return;
+    failures.perTarget.set(f.target, mine + 1);
     fs.mkdirSync(CRASHERS, { recursive: true });
     const input = Buffer.from(f.input, 'hex');
     const file = path.join(CRASHERS, `${f.target}-${crypto.createHash('sha1').update(f.target).update(input).digest('hex').slice(0, 12)}.hex`);
@@ -236,7 +251,7 @@ async function main(argv) {
   const spawn = (index, gen) => {
     const control = new SharedArrayBuffer(32);
     const slot = new SharedArrayBuffer(SLOT_BYTES);
-    const worker = new Worker(__filename, { workerData: { fuzzWorker: true, seed: lib0.mixSeed(lib0.mixSeed(seed, index), gen), names, control, slot, index } });
+    const worker = new Worker(__filename, { workerData: { fuzzWorker: true, seed: lib0.mixSeed(lib0.mixSeed(seed, index), gen), names, control, slot, index, dist: DIST } });
     const w = { worker, meta: new Int32Array(control), slot: new Uint8Array(slot), stats: {}, hb: 0, hbAt: performance.now(), gen, exited: false, done: /** @type {Promise<void>} */ (Promise.resolve()) };
     w.done = new Promise((resolve) => {
       worker.on('message', (msg) => {

@@ -160,6 +160,9 @@ export class GroupPublisher {
     const time = Math.max(0, m.time - this.#timeBase) >>> 0;
     const out: Buffer[] = [];
     if (m.sequenceHeader) {
+      // Fragmented before it is kept: a header too large for a group (ERR_RTMFP_TOO_LARGE) used to be kept
+      // anyway, and sent again before every key frame (every second for audio), each time failing that push.
+      out.push(...this.#emit({ type: m.type, time, payload: m.payload }, now));
       if (m.type === 9) {
         this.#videoHeader = { type: m.type, time, payload: m.payload };
         this.#lastVideoHeaderAt = now;
@@ -167,7 +170,6 @@ export class GroupPublisher {
         this.#audioHeader = { type: m.type, time, payload: m.payload };
         this.#lastAudioHeaderAt = now;
       }
-      out.push(...this.#emit({ type: m.type, time, payload: m.payload }, now));
       return out;
     }
     if (m.type === 9) {

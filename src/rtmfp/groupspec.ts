@@ -118,9 +118,15 @@ export function encodeDescription(g: GroupSpec): Buffer {
 
 export function encodeIpMulticastAddress(a: IpMulticastAddress): Buffer {
   const w = new Writer(40);
-  w.bytes(ipBytes(a.address));
+  const address = ipBytes(a.address);
+  w.bytes(address);
   w.u16(a.port);
-  if (a.source) w.bytes(ipBytes(a.source));
+  if (a.source) {
+    // 4 + 2 + 4 or 16 + 2 + 16 bytes: nothing else decodes (a v4 group with a v6 source made a groupspec nobody could read).
+    const source = ipBytes(a.source);
+    if (source.length !== address.length) throw new RtmfpError('ERR_RTMFP_BAD_ADDRESS', `source ${a.source} and group ${a.address} are not of one IP version`);
+    w.bytes(source);
+  }
   return w.finish();
 }
 
@@ -277,10 +283,14 @@ function ipBytes(address: string): Buffer {
     if (parts.some((p) => !(p >= 0 && p <= 255))) throw new RtmfpError('ERR_RTMFP_BAD_ADDRESS', `not an IPv4 address: ${address}`);
     return Buffer.from(parts);
   }
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const h = head ? head.split(':').filter((x) => x !== '') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  // "::" once at most, for one zero group or more; every other group 1 to 4 hex digits (no empty ones: a
+  // stray ":" used to be dropped, a second "::" ignored, and more than 7 groups around "::" was a RangeError).
+  const halves = address.split('::');
+  const [head, tail] = halves.length === 2 ? halves : [address, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const zeros = tail !== undefined ? 8 - h.length - t.length : 0;
+  const groups = halves.length > 2 || (tail !== undefined && zeros < 1) ? [] : [...h, ...Array(zeros).fill('0'), ...t];
   if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new RtmfpError('ERR_RTMFP_BAD_ADDRESS', `not an IPv6 address: ${address}`);
   const b = Buffer.alloc(16);
   groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));

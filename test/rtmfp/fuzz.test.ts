@@ -1,8 +1,10 @@
 /**
- * Hostile input for src/rtmfp: every decoder that reads outside data, receive flows, a session fed
- * plaintext packets, and whole endpoints fed datagrams. For each decoder family: valid encodings built
- * with the encoders (round trips checked), each truncated at every byte (prefixes and suffixes), single-
- * byte mutations at every position, structural mutations, random bytes and structured-random inputs.
+ * Hostile input for src/rtmfp: every decoder that reads outside data (the group ones too: groupspec
+ * strings, member-to-member messages, the server's group channel, a group publication's neighbours),
+ * receive flows, a session fed plaintext packets, and whole endpoints fed datagrams. For each decoder
+ * family: valid encodings built with the encoders (round trips checked), each truncated at every byte
+ * (prefixes and suffixes), single-byte mutations at every position, structural mutations, random bytes
+ * and structured-random inputs.
  * Only SsasError (RtmfpError) with a code may escape a decoder; Session and Endpoint entry points may not
  * throw at all; every input must finish promptly; what flows, sessions and endpoints keep stays bounded.
  *
@@ -23,6 +25,10 @@ import * as tc from '../../src/rtmfp/tc';
 import * as recvFlow from '../../src/rtmfp/recv-flow';
 import * as session from '../../src/rtmfp/session';
 import * as endpoint from '../../src/rtmfp/endpoint';
+import * as groupspec from '../../src/rtmfp/groupspec';
+import * as groupMessages from '../../src/rtmfp/group-messages';
+import * as groups from '../../src/rtmfp/groups';
+import * as groupPublisher from '../../src/rtmfp/group-publisher';
 import { Loopback } from './loopback';
 
 interface Failure {
@@ -65,7 +71,7 @@ interface FuzzLib {
 
 // Plain CommonJS shared with scripts/fuzz/rtmfp.js (no types of its own).
 const fuzz = require('../../scripts/fuzz/rtmfp-lib.js') as FuzzLib;
-const modules = { errors, wire, packet, chunks, handshake, crypto, tc, recvFlow, session, endpoint };
+const modules = { errors, wire, packet, chunks, handshake, crypto, tc, recvFlow, session, endpoint, groupspec, groupMessages, groups, groupPublisher };
 const lib = fuzz.createTargets(modules);
 const CRASHERS = path.join(__dirname, '..', 'fixtures', 'rtmfp-crashers');
 
@@ -82,7 +88,7 @@ function expectNoFailures(failures: Failure[], r: Result): void {
 }
 
 // Counts per batch: each decoder sees thousands of inputs; the stream targets (flows, sessions) fewer but
-// longer ones. About 6 s in all on an idle machine.
+// longer ones; the group targets (cheap decoders, or op streams) about 2 s of it. About 8 s in all on an idle machine.
 const base = { positions: 400, valid: 60, truncate: 6, mutate1: 6, mutate: 1200, random: 1200, structured: 1200 };
 const PLANS: Record<string, Plan> = {
   wire: base,
@@ -95,7 +101,16 @@ const PLANS: Record<string, Plan> = {
   tc: base,
   recvflow: { positions: 200, valid: 40, truncate: 2, mutate1: 2, mutate: 500, random: 500, structured: 800 },
   session: { positions: 150, valid: 12, truncate: 2, mutate1: 2, mutate: 300, random: 300, structured: 400 },
+  groupspec: { positions: 80, valid: 14, truncate: 2, mutate1: 2, mutate: 300, random: 250, structured: 350 },
+  'group-address': { positions: 100, valid: 40, truncate: 4, mutate1: 4, mutate: 800, random: 600, structured: 1000 },
+  'group-main': { positions: 80, valid: 10, truncate: 2, mutate1: 2, mutate: 250, random: 200, structured: 300 },
+  'group-media': { positions: 80, valid: 14, truncate: 2, mutate1: 2, mutate: 300, random: 200, structured: 300 },
+  'group-channel': { positions: 100, valid: 40, truncate: 4, mutate1: 4, mutate: 800, random: 600, structured: 1000 },
+  'group-directory': { positions: 30, valid: 3, truncate: 2, mutate1: 1, mutate: 100, random: 50, structured: 150 },
+  'group-publisher': { positions: 30, valid: 3, truncate: 2, mutate1: 1, mutate: 120, random: 60, structured: 160 },
 };
+/** Batches with fewer inputs: long stream inputs, or (the group decoders) a shorter share of the run. */
+const FEW: Record<string, number> = { session: 1000, recvflow: 1000, dh: 1000, 'group-directory': 400, 'group-publisher': 400 };
 const ROUNDS: Record<string, Array<[seed: number, datagrams: number]>> = {
   'endpoint-garbage': [
     [1, 1500],
@@ -122,7 +137,7 @@ describe('RTMFP decoders, flows and sessions under hostile input', () => {
     const failures: Failure[] = [];
     const r = fuzz.runBatch(lib, t, 1000 + Object.keys(PLANS).indexOf(name), PLANS[name]!, { onFailure: (f) => failures.push(f) });
     expectNoFailures(failures, r);
-    expect(r.inputs).toBeGreaterThan(name === 'session' || name === 'recvflow' || name === 'dh' ? 1000 : 4000);
+    expect(r.inputs).toBeGreaterThan(FEW[name] ?? (name.startsWith('group') ? 1000 : 4000));
     expect(r.maxMs).toBeLessThan(fuzz.SLOW_MS);
   });
 });

@@ -9,6 +9,7 @@ import {
   decodeFragment, decodeGroupInit, decodeMap, decodeMediaInfos, decodeReport, decodeSmall, encodeGroupInit, encodeMap,
   encodeMediaInfos, encodePull, encodePush, encodeReport, fragmentMessage, FRAGMENT_PAYLOAD, FRAG_FIRST, FRAG_LAST, FRAG_MIDDLE, FRAG_WHOLE,
 } from '../../src/rtmfp/group-messages';
+import { DEFAULT_MULTICAST, GroupPublisher } from '../../src/rtmfp/group-publisher';
 
 const A = (address: string, port: number, origin: number): RtmfpAddress => ({ address, port, family: address.includes(':') ? 6 : 4, origin });
 const id = (b: number): Buffer => Buffer.alloc(32, b);
@@ -153,5 +154,27 @@ describe('media fragments (20 / 30 / 10 / 00)', () => {
     expect(() => decodeFragment(Buffer.from([0x40, 1, 2]))).toThrow(expect.objectContaining({ code: 'ERR_RTMFP_BAD_GROUP_MESSAGE' }));
     expect(() => decodeFragment(Buffer.concat([Buffer.from([0x00, 1]), Buffer.alloc(FRAGMENT_PAYLOAD + 1)]))).toThrow(expect.objectContaining({ code: 'ERR_RTMFP_BAD_GROUP_MESSAGE' }));
     expect(() => decodeFragment(Buffer.from([0x20, 1, 9, 0]))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^ERR_RTMFP_/) }));
+  });
+});
+
+// Found by the group-publisher fuzz target (scripts/fuzz/rtmfp-lib.js): the publishing client sends the
+// sequence headers, and one too large for 256 fragments was kept and sent again before every key frame
+// (audio: every second), so each of those pushes failed with ERR_RTMFP_TOO_LARGE too.
+describe('group publisher', () => {
+  const TOO_LARGE = expect.objectContaining({ code: 'ERR_RTMFP_TOO_LARGE' });
+  const big = Buffer.alloc(FRAGMENT_PAYLOAD * 256 + 1, 1);
+  const msg = (type: number, time: number, payload: Buffer, keyframe: boolean, sequenceHeader: boolean) => ({ type, time, payload, keyframe, sequenceHeader });
+
+  test('a sequence header too large for a group is refused once, not sent again before each key frame', () => {
+    const p = new GroupPublisher('s', DEFAULT_MULTICAST);
+    expect(() => p.push(msg(9, 0, big, true, true), 1000)).toThrow(TOO_LARGE);
+    expect(() => p.push(msg(8, 0, big, false, true), 1000)).toThrow(TOO_LARGE);
+    const video = p.push(msg(9, 40, Buffer.alloc(100, 2), true, false), 3000);
+    expect(video.map((f) => decodeFragment(f).payload.length)).toEqual([100]);
+    const audio = p.push(msg(8, 60, Buffer.alloc(10, 3), false, false), 3000);
+    expect(audio.map((f) => decodeFragment(f).payload.length)).toEqual([10]);
+    // A header that fits is still repeated before a later key frame.
+    p.push(msg(9, 80, Buffer.alloc(20, 4), false, true), 4000);
+    expect(p.push(msg(9, 120, Buffer.alloc(30, 5), true, false), 5000).map((f) => decodeFragment(f).payload.length)).toEqual([20, 30]);
   });
 });

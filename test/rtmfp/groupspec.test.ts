@@ -3,7 +3,7 @@
  * confirmed by MonaServer's "join group" log with librtmfp's TestClient (the README vector by
  * ../shared/peers/README.md too).
  */
-import { emptyGroupSpec, groupspecString, groupspecWithoutAuthorizations, memberIdOf, parseGroupspec, passwordHash, encodeAuthorizations } from '../../src/rtmfp/groupspec';
+import { emptyGroupSpec, groupspecString, groupspecWithoutAuthorizations, memberIdOf, parseGroupspec, passwordHash, encodeAuthorizations, encodeIpMulticastAddress } from '../../src/rtmfp/groupspec';
 import { isSsasError } from '../../src/errors';
 
 test('the README vector: name "test", multicast, posting, serverChannel, ipMulticastMemberUpdates, version 2', () => {
@@ -93,4 +93,47 @@ test.each(['', 'G:', 'G:0', 'X:0100', 'G:010e', 'G:0101', 'G:050e74657374', 'G:z
   }
   expect(isSsasError(err)).toBe(true);
   expect((err as { code: string }).code).toMatch(/^ERR_RTMFP_/);
+});
+
+// Found by the group-address fuzz target (scripts/fuzz/rtmfp-lib.js): the IPv6 reader behind
+// addIPMulticastAddress threw a RangeError, read malformed texts as other addresses, and a source of the
+// other IP version gave a groupspec that parseGroupspec refused.
+describe('IP multicast addresses (what GroupSpecifier.addIPMulticastAddress validates)', () => {
+  const coded = (address: string, source?: string): string => {
+    try {
+      encodeIpMulticastAddress({ address, port: 30000, ...(source !== undefined ? { source } : {}) });
+    } catch (err) {
+      expect(isSsasError(err)).toBe(true);
+      return (err as { code: string }).code;
+    }
+    return 'accepted';
+  };
+
+  test.each(['1:2:3:4:5:6:7:8:9::1', '::1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8:9::'])('more than 8 groups around "::" (%s): a coded error, not a RangeError', (a) => {
+    expect(coded(a)).toBe('ERR_RTMFP_BAD_ADDRESS');
+  });
+
+  test.each(['1::2::3', '::1::', '1:2:3:4::5:6:7:8', '1:2:3:4:5:6:7:8::', ':1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:', ':1::2'])('not an IPv6 address (%s): refused, not read as another one', (a) => {
+    expect(coded(a)).toBe('ERR_RTMFP_BAD_ADDRESS');
+  });
+
+  test.each([
+    ['::', '00000000000000000000000000000000'],
+    ['1::', '00010000000000000000000000000000'],
+    ['::1', '00000000000000000000000000000001'],
+    ['1:2:3:4:5:6:7::', '00010002000300040005000600070000'],
+    ['FF03::FFFF', `ff03${'0'.repeat(24)}ffff`],
+  ])('IPv6 %s is read', (a, hex) => {
+    expect(encodeIpMulticastAddress({ address: a, port: 30000 }).toString('hex')).toBe(`${hex}7530`);
+  });
+
+  test('a source of the other IP version is refused (its groupspec could not be read back)', () => {
+    expect(coded('224.0.0.1', 'ff03::1')).toBe('ERR_RTMFP_BAD_ADDRESS');
+    expect(coded('ff03::1', '10.0.0.1')).toBe('ERR_RTMFP_BAD_ADDRESS');
+    const ok = [
+      { address: '232.1.1.1', port: 30000, source: '10.0.0.1' },
+      { address: 'ff3e::1', port: 30000, source: '2001:db8::1' },
+    ];
+    expect(parseGroupspec(groupspecString({ ...emptyGroupSpec('g'), ipMulticastAddresses: ok })).spec.ipMulticastAddresses).toEqual(ok);
+  });
 });
