@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const chalk = require('chalk');
 
-const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [vod] [record] [republish] [sharedobject] [classes] [all] [options]
+const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [vod] [record] [republish] [sharedobject] [classes] [rtmfp] [groups] [all] [options]
 
   fanout       0.6 Mbit/s stream to N players per server: server CPU %, RSS, players keeping up
   throughput   4 Mbit/s stream, players stepped up: CPU s per delivered GB, most players kept up (~3-4 min)
@@ -21,6 +21,11 @@ const HELP = `usage: npm run bench -- [fanout] [throughput] [decode] [bridge] [v
   republish    streams republished to K remotes by main.asc NetStream vs nginx-rtmp push: CPU, latency (~2 min)
   sharedobject 200 clients on one shared object: change-to-arrival latency vs a script broadcastMsg relay (~1 min)
   classes      script File.writeln/readln lines per second and a 1 MB XML parse, vs Node's fs / saxes (~30 s)
+  rtmfp        RTMFP vs rtmfp-cpp's tcserver: 0.6 Mbit/s fan-out to RTMFP players, handshakes per second,
+               one 4 Mbit/s flow (CPU s per MB) (~6 min)
+  groups       RTMFP groups: a script publishes into a NetGroup (new NetStream(nc, groupspec)) to N librtmfp
+               TestClients, vs the same N playing from ssas over RTMFP and with MonaTiny as the group's
+               server: ssas CPU, bytes (copies) uploaded, first media, receivers kept up (root: ip netns; ~5 min)
   (no name: fanout and decode; "all" runs every benchmark; --throughput adds throughput)
 
 options (environment variable in brackets):
@@ -45,6 +50,12 @@ options (environment variable in brackets):
   republish:    --remotes 0,1,3,5   --streams N (media streams besides the probe, default 20)
   sharedobject: --so-clients N (default 200)   --so-sec SEC (default 20)
   classes:      --lines N (default 200000)   --xml-mb MB (default 1)   --rounds R (default 5)
+  rtmfp:        --rtmfp-players 100,400   --rtmfp-parts fanout,handshake,flow   --hs-rates 25,50,100,...
+                --hs-sec SEC (per rate, default 4)   --flow-sec SEC (default 10)   --repeat R (fan-out)
+                --profile (ssas at the largest N under node --cpu-prof)   --servers ssas,tcserver
+                --quiet-wait SEC (before each case, wait up to SEC for other work on the machine to stop)
+  groups:       --group-receivers 10,50   --group-cases group,direct,mona   --first-wait SEC (default 40)
+                --quiet-wait SEC (as for rtmfp)
 `;
 
 /** @param {string[]} argv */
@@ -85,7 +96,7 @@ async function main() {
     process.stdout.write(HELP);
     return 0;
   }
-  const known = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'classes', 'all'];
+  const known = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'classes', 'rtmfp', 'groups', 'all'];
   for (const n of names) {
     if (!known.includes(n)) {
       process.stderr.write(`unknown benchmark "${n}"\n${HELP}`);
@@ -93,7 +104,7 @@ async function main() {
     }
   }
   let todo = names.length ? names : ['fanout', 'decode'];
-  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'classes'];
+  if (todo.includes('all')) todo = ['fanout', 'throughput', 'decode', 'bridge', 'vod', 'record', 'republish', 'sharedobject', 'classes', 'rtmfp', 'groups'];
   if (opts.throughput && !todo.includes('throughput')) todo.push('throughput');
   const quick = opts.quick === true;
   if (typeof opts['ssas-root'] === 'string' && opts['ssas-root']) process.env.BENCH_SSAS_ROOT = opts['ssas-root'];
@@ -114,6 +125,8 @@ async function main() {
   const { republish } = require('./republish');
   const { sharedobject } = require('./sharedobject');
   const { classes } = require('./classes');
+  const { rtmfp } = require('./rtmfp');
+  const { groups } = require('./groups');
   // The newer benchmarks keep their own window lengths unless --warmup / --measure say otherwise.
   const warm = (/** @type {number} */ d) => (given('warmup', env.BENCH_WARMUP) ? num(opts.warmup, env.BENCH_WARMUP, d) : d);
   const meas = (/** @type {number} */ d) => (given('measure', env.BENCH_MEASURE) ? num(opts.measure, env.BENCH_MEASURE, d) : d);
@@ -195,6 +208,35 @@ async function main() {
         lines: num(opts.lines, undefined, quick ? 20000 : 200000),
         xmlBytes: Math.round(num(opts['xml-mb'], undefined, 1) * 1024 * 1024),
         rounds: num(opts.rounds, undefined, quick ? 2 : 5),
+      });
+    } else if (name === 'rtmfp') {
+      // Its own pair of servers: --servers picks among ssas and tcserver only.
+      const rtmfpServers = given('servers', env.BENCH_SERVERS) ? servers.filter((s) => s === 'ssas' || s === 'tcserver') : ['ssas', 'tcserver'];
+      out.rtmfp = await rtmfp({
+        servers: rtmfpServers,
+        parts: (typeof opts['rtmfp-parts'] === 'string' ? opts['rtmfp-parts'] : 'fanout,handshake,flow').split(',').map((x) => x.trim()),
+        players: list(opts['rtmfp-players'], undefined, quick ? [20, 50] : [100, 400]),
+        warmupSec: warm(quick ? 2 : 5),
+        measureSec: meas(quick ? 4 : 15),
+        workers: workers2,
+        repeat: num(opts.repeat, env.BENCH_REPEAT, 1),
+        hsRates: list(opts['hs-rates'], undefined, quick ? [25, 50, 100] : [25, 50, 100, 200, 400, 800]),
+        hsSec: num(opts['hs-sec'], undefined, quick ? 2 : 4),
+        flowWarmupSec: warm(quick ? 2 : 3),
+        flowSec: num(opts['flow-sec'], undefined, quick ? 4 : 10),
+        profile: opts.profile === true,
+        quick,
+        quietWaitSec: num(opts['quiet-wait'], undefined, 0),
+      });
+    } else if (name === 'groups') {
+      out.groups = await groups({
+        receivers: list(opts['group-receivers'], undefined, quick ? [5, 10] : [10, 50]),
+        cases: (typeof opts['group-cases'] === 'string' ? opts['group-cases'] : 'group,direct,mona').split(',').map((x) => x.trim()),
+        warmupSec: warm(quick ? 2 : 5),
+        measureSec: meas(quick ? 6 : 15),
+        firstWaitSec: num(opts['first-wait'], undefined, 40),
+        quietWaitSec: num(opts['quiet-wait'], undefined, 0),
+        quick,
       });
     }
   }
