@@ -684,7 +684,32 @@ function machineLine() {
   return `${cpus.length} cores (${cpus[0]?.model ?? '?'}), Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
+/** Where ../shared/peers/build.sh puts the RTMFP peers (as test/support/rtmfp-peers.ts finds them). */
+function peersBin() {
+  if (process.env.SSAS_PEERS_DIR) return process.env.SSAS_PEERS_DIR;
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ssas-peers', 'bin');
+}
+
+/**
+ * The run with the median CPU, carrying every run's CPU and the worst keep-up figures.
+ * @param {any[]} runs
+ */
+function medianRun(runs) {
+  const sorted = [...runs].sort((a, b) => a.cpuPct - b.cpuPct);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  return {
+    ...mid,
+    runs: runs.length,
+    cpuPctRuns: runs.map((r) => r.cpuPct),
+    behind: Math.max(...runs.map((r) => r.behind)),
+    failed: Math.max(...runs.map((r) => r.failed)),
+    minRatio: Math.min(...runs.map((r) => r.minRatio)),
+  };
+}
+
 module.exports = {
+  peersBin,
+  medianRun,
   ROOT,
   track,
   CACHE_DIR,

@@ -350,7 +350,7 @@ async function fanout(o) {
         process.stderr.write(chalk.dim(` ${fmt1(r.cpuPct)} % CPU, ${r.behind} behind, client ${fmt1(r.clientCpuPct)} %\n`));
       }
     }
-    for (const kind of o.servers) if (runs[kind]) results.push(medianRun(runs[kind]));
+    for (const kind of o.servers) if (runs[kind]) results.push(c.medianRun(runs[kind]));
   }
   printFanout(results);
   /** @type {any} */
@@ -370,23 +370,6 @@ async function fanout(o) {
 
 /** @param {number} n */
 const fmt1 = (n) => c.fmt(n, 1);
-
-/**
- * The run with the median CPU, carrying every run's CPU and the worst keep-up figures.
- * @param {any[]} runs
- */
-function medianRun(runs) {
-  const sorted = [...runs].sort((a, b) => a.cpuPct - b.cpuPct);
-  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
-  return {
-    ...mid,
-    runs: runs.length,
-    cpuPctRuns: runs.map((r) => r.cpuPct),
-    behind: Math.max(...runs.map((r) => r.behind)),
-    failed: Math.max(...runs.map((r) => r.failed)),
-    minRatio: Math.min(...runs.map((r) => r.minRatio)),
-  };
-}
 
 /**
  * @param {string} kind @param {{file:string}} clip @param {number} n @param {FanoutOptions} o

@@ -73,13 +73,8 @@ application.onPublish = function (client, stream) {
 };
 `;
 
-/** Where ../shared/peers/build.sh puts the peers (as test/support/rtmfp-peers.ts finds them). */
-function peersBin() {
-  if (process.env.SSAS_PEERS_DIR) return process.env.SSAS_PEERS_DIR;
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ssas-peers', 'bin');
-}
-const TESTCLIENT = path.join(peersBin(), 'TestClient');
-const MONATINY = path.join(peersBin(), 'MonaTiny');
+const TESTCLIENT = path.join(c.peersBin(), 'TestClient');
+const MONATINY = path.join(c.peersBin(), 'MonaTiny');
 const STDBUF = ['/usr/bin/stdbuf', '/bin/stdbuf'].find((f) => fs.existsSync(f)) ?? '';
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((f) => fs.existsSync(f)) ?? 'ip';
 

@@ -29,12 +29,7 @@ const KEEP_UP = 0.9;
 const STREAM = 'bench';
 const HS_LIMIT_MS = 100;
 
-/** Where ../shared/peers/build.sh puts the peers (as test/support/rtmfp-peers.ts finds them). */
-function peersBin() {
-  if (process.env.SSAS_PEERS_DIR) return process.env.SSAS_PEERS_DIR;
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ssas-peers', 'bin');
-}
-const TCSERVER = path.join(peersBin(), 'tcserver');
+const TCSERVER = path.join(c.peersBin(), 'tcserver');
 const STDBUF = ['/usr/bin/stdbuf', '/bin/stdbuf'].find((f) => fs.existsSync(f)) ?? '';
 
 /** @param {number} n */
@@ -434,20 +429,6 @@ async function fanoutCase(kind, clip, n, o, extra = {}) {
   }
 }
 
-/** The run with the median CPU, carrying every run's CPU and the worst keep-up figures. @param {any[]} runs */
-function medianRun(runs) {
-  const sorted = [...runs].sort((a, b) => a.cpuPct - b.cpuPct);
-  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
-  return {
-    ...mid,
-    runs: runs.length,
-    cpuPctRuns: runs.map((r) => r.cpuPct),
-    behind: Math.max(...runs.map((r) => r.behind)),
-    failed: Math.max(...runs.map((r) => r.failed)),
-    minRatio: Math.min(...runs.map((r) => r.minRatio)),
-  };
-}
-
 /** @param {any} r */
 function keptUpCell(r) {
   const ok = r.players - r.behind;
@@ -501,7 +482,7 @@ async function fanout(o, servers) {
         );
       }
     }
-    for (const kind of servers) if (runs[kind]) results.push(medianRun(runs[kind]));
+    for (const kind of servers) if (runs[kind]) results.push(c.medianRun(runs[kind]));
   }
   c.printTable(
     ['server', 'players', 'kept up', 'joined s', 'CPU %', 'user %', 'sys %', 'main thread %', 'RSS MiB', 'out Mbit/s', 'min recv/sent', 'client CPU % (per process)', 'UDP datagrams/s', 'other CPU %'],
