@@ -118,6 +118,8 @@ export interface SharedObjectManagerOptions {
   maxTombstones?: number;
   /** Messages above this size are split (a full resync of a huge object). Default 1 MiB. */
   maxMessageBytes?: number;
+  /** Objects one instance may have loaded at once (more: ERR_SO_LIMIT, ObjectCreationFailed). Default 10,000. */
+  maxObjects?: number;
 }
 
 interface Slot {
@@ -393,6 +395,7 @@ export class SharedObjectManager {
   readonly #defaults: { resyncDepth: number; autoCommit: boolean };
   readonly #maxSubs: number;
   readonly #maxMessageBytes: number;
+  readonly #maxObjects: number;
   readonly #objects = new Map<string, ServerSharedObject>();
   readonly #bySubscriber = new Map<SoSubscriber, Set<ServerSharedObject>>();
   #timer: NodeJS.Timeout | null = null;
@@ -409,6 +412,7 @@ export class SharedObjectManager {
     this.#maxSubs = opts.maxSubscriptionsPerClient ?? 1000;
     this.maxTombstones = Math.max(2, opts.maxTombstones ?? 4096);
     this.#maxMessageBytes = opts.maxMessageBytes ?? 1 << 20;
+    this.#maxObjects = opts.maxObjects ?? 10_000;
     const period = opts.autoCommitIntervalMs ?? 5000;
     if (period > 0) {
       this.#timer = setInterval(() => void this.autoCommitNow(), period);
@@ -440,6 +444,9 @@ export class SharedObjectManager {
     const key = keyOf(name, persistent);
     const have = this.#objects.get(key);
     if (have) return have;
+    if (this.#objects.size >= this.#maxObjects) {
+      throw new SsasError('ERR_SO_LIMIT', `${this.#label}: ${this.#objects.size} shared objects are loaded, the limit of an instance`);
+    }
     const so = new ServerSharedObject(this, name, persistent, this.#defaults.resyncDepth, this.#defaults.autoCommit);
     if (persistent && this.root !== null) {
       try {

@@ -507,6 +507,23 @@ describe('access and encodings', () => {
     ]);
   });
 
+  test('too many objects in an instance: ObjectCreationFailed for clients, ERR_SO_LIMIT for the script; used ones keep working', () => {
+    const mgr = manager({ maxObjects: 3 });
+    const subs = ['a', 'b', 'c', 'd'].map((id) => new FakeSub(id));
+    subs.forEach((sub, i) => use(mgr, sub, `room${i}`));
+    expect(subs.map((sub) => sub.events()[0]![0])).toEqual([
+      { kind: 'useSuccess' },
+      { kind: 'useSuccess' },
+      { kind: 'useSuccess' },
+      { kind: 'status', code: 'SharedObject.ObjectCreationFailed', level: 'error' },
+    ]);
+    expect(() => mgr.get('another')).toThrow(expect.objectContaining({ code: 'ERR_SO_LIMIT' }));
+    // Objects that exist are still there for anyone.
+    use(mgr, subs[3]!, 'room0');
+    expect(subs[3]!.events().map((e) => e[0])).toContainEqual({ kind: 'useSuccess' });
+    expect(mgr.get('room1').name).toBe('room1');
+  });
+
   test('huge states are split over several messages', () => {
     const mgr = manager({ maxMessageBytes: 1000 });
     const so = mgr.get('big');
