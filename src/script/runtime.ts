@@ -638,14 +638,41 @@ export class ScriptRuntime {
 
   async #onHostCallAsync(ops: unknown, req: unknown): Promise<unknown> {
     this.counters.hostCalls++;
+    this.#asyncCalls++;
     let out: unknown;
     try {
       this.#processOps(ops);
       out = { value: toIsolate(await this.#host.requestAsync(req as HostRequest)) };
     } catch (err) {
       out = { error: errorForScript(err) };
+    } finally {
+      if (--this.#asyncCalls === 0 && this.#deferredDispose) {
+        clearTimeout(this.#deferredDispose);
+        this.#deferredDispose = null;
+        setImmediate(() => this.#disposeIsolate());
+      }
     }
     return new ivm.ExternalCopy(out).copyInto({ release: true });
+  }
+
+  /** Host calls the isolate's thread is blocked on (applySyncPromise), and a dispose that waits for them. */
+  #asyncCalls = 0;
+  #deferredDispose: NodeJS.Timeout | null = null;
+
+  /**
+   * Disposing an isolate whose thread waits in applySyncPromise can crash the process (isolated-vm issue
+   * 333, seen here as a SIGSEGV at exit): the dispose waits until those host calls have answered, 2 s at most.
+   */
+  #disposeIsolate(): void {
+    if (this.isolate.isDisposed) return;
+    if (this.#asyncCalls > 0) {
+      this.#deferredDispose ??= setTimeout(() => {
+        this.#deferredDispose = null;
+        if (!this.isolate.isDisposed) this.isolate.dispose();
+      }, 2000);
+      return;
+    }
+    this.isolate.dispose();
   }
 
   #die(err: ScriptError): void {
@@ -667,6 +694,7 @@ export class ScriptRuntime {
   #release(): void {
     if (this.#memoryTimer) clearInterval(this.#memoryTimer);
     this.#memoryTimer = null;
+    const hadInspector = this.#terminator !== null;
     if (this.#terminator) {
       try {
         this.#terminator.dispose();
@@ -684,7 +712,10 @@ export class ScriptRuntime {
     } catch {
       // already gone with the isolate
     }
-    if (!this.isolate.isDisposed) this.isolate.dispose();
+    // An isolate with an inspector session goes a moment after the session: disposing both in one turn
+    // crashed the process now and then (SIGSEGV), as isolated-vm's issue 497 reports for the same order.
+    if (hadInspector) setTimeout(() => this.#disposeIsolate(), 20);
+    else this.#disposeIsolate();
   }
 
   /** Disposes the isolate (instance unload). Pending results are rejected. Idempotent. */
