@@ -93,10 +93,13 @@ inNetns(`a TestClient publisher and three TestClient receivers meet in a NetGrou
   for (const r of receivers) await r.waitForGroupJoin(20_000);
   await ssas.waitForOutput(new RegExp(`joined group ${DEFAULT_GROUP_ID.slice(0, 16)}\\.\\.\\. \\(3 members`), 10_000);
   await new Promise((r) => setTimeout(r, 1000));
-  const pub = await runTestClient({ url, mode: 'publish', netGroup: DEFAULT_GROUPSPEC, mediaFile: clip, dir: tmp('group-pub'), timeoutMs: 40_000, netns: ns });
+  // 20 s of media: on a loaded machine a receiver may reach the publisher (an introduction through ssas,
+  // then a handshake of their own) seconds after it started; the clip must outlast that.
+  const longClip = await makeTestClip({ durationSec: 20 });
+  const pub = await runTestClient({ url, mode: 'publish', netGroup: DEFAULT_GROUPSPEC, mediaFile: longClip, dir: tmp('group-pub'), timeoutMs: 60_000, netns: ns });
   expect(pub.statuses).toEqual(expect.arrayContaining(['NetConnection.Connect.Success', 'NetGroup.Publish.Start']));
   await new Promise((r) => setTimeout(r, 2500));
-  const clipBytes = fs.statSync(clip).size;
+  const clipBytes = fs.statSync(longClip).size;
   for (const r of receivers) {
     const got = await r.stop();
     expect(got.statuses).toContain('NetConnection.Connect.Success');
