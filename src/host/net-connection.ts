@@ -33,6 +33,10 @@ export type NcState = 'idle' | 'connecting' | 'connected' | 'closed';
 
 let nextNonce = 0;
 
+/** Server-side NetConnections one instance may have connecting or connected at once (each holds a socket). */
+const MAX_NETCONNECTIONS = 256;
+const openConnections = new WeakMap<AppInstance, Set<ServerNetConnection>>();
+
 export class ServerNetConnection {
   readonly id: number;
   readonly instance: AppInstance;
@@ -88,6 +92,16 @@ export class ServerNetConnection {
       this.state = 'closed';
       return;
     }
+    let open = openConnections.get(this.instance);
+    if (!open) openConnections.set(this.instance, (open = new Set()));
+    if (open.size >= MAX_NETCONNECTIONS) {
+      const n = open.size;
+      this.instance.log.warn(`NetConnection.connect(${uri}) refused: the instance has ${n} NetConnections open, its limit [ERR_NETCONNECTION_LIMIT]`);
+      setImmediate(() => this.#status(info('error', 'NetConnection.Connect.Failed', `The application instance has ${n} NetConnections open, its limit.`)));
+      this.state = 'closed';
+      return;
+    }
+    open.add(this);
     this.state = 'connecting';
     this.#release = this.instance.hold();
     RtmpClient.connect(url, {
@@ -155,6 +169,7 @@ export class ServerNetConnection {
 
   /** `lost`: the remote went away (not the script's close or an unload): publishing streams are told. */
   #teardown(closeStreams: boolean, lost = false): void {
+    openConnections.get(this.instance)?.delete(this);
     const c = this.client;
     this.client = null;
     const was = this.state;
