@@ -296,12 +296,14 @@ inNetns(`not copied at the server: with 10 receivers the member uploads about mu
 
 inNetns(`the multicast properties drive the wire: window, update and fetch periods as the receivers read them, no pushes with a limit of 0, fewer maps with a longer period${why ? ` (skipped: ${why})` : ''}`, async () => {
   ns = createNetns();
-  const changed = await groupRun(ns, { window: '5', fetch: '1', update: '0.5', push: '0' }, 2, 8, 8);
+  // One receiver: its only neighbour is ssas's member, so whatever it asks to be pushed, ssas must push (with
+  // two, librtmfp may ask the other receiver for every push and ssas pushes nothing even with the defaults).
+  const changed = await groupRun(ns, { window: '5', fetch: '1', update: '0.5', push: '0' }, 1, 8, 8);
   const changedInfo = lastInfo(changed.ssas.output());
   await killAllTracked();
   ns.delete();
   ns = createNetns();
-  const defaults = await groupRun(ns, {}, 2, 8, 8, { pushedBytes: 40_000 });
+  const defaults = await groupRun(ns, {}, 1, 8, 8, { pushedBytes: 40_000 });
   const defaultInfo = lastInfo(defaults.ssas.output());
   const receiverIds = (rs: typeof changed.results): Set<string> => new Set(rs.map((r) => r.peerId!));
   const pushesFromSsas = (rs: typeof changed.results): number => {
