@@ -22,6 +22,7 @@
  *   exit      {}
  */
 const path = require('node:path');
+const { serveCommands } = require('./worker-commands');
 
 const root = path.resolve(process.env.BENCH_SSAS_ROOT || path.join(__dirname, '..', '..'));
 const dist = (/** @type {string} */ p) => require(path.join(root, 'dist', p));
@@ -251,23 +252,10 @@ const handlers = {
   pubCount: () => ({ ...pubState }),
 };
 
-process.on('message', async (/** @type {any} */ m) => {
-  if (m.cmd === 'exit') {
+serveCommands(handlers, {
+  onExit: () => {
     for (const f of stop) f();
     for (const c of clients) c.close();
-    setTimeout(() => process.exit(0), 100);
-    return;
-  }
-  const h = handlers[m.cmd];
-  try {
-    if (!h) throw new Error(`unknown command ${m.cmd}`);
-    const r = await h(m);
-    process.send?.({ type: 'done', id: m.id, ...r });
-  } catch (e) {
-    process.send?.({ type: 'error', id: m.id, message: String((/** @type {Error} */ (e)).stack || e) });
-  }
-});
-process.on('disconnect', () => process.exit(0));
-process.on('unhandledRejection', () => {
-  /* a client closing under a pending call: counted where it matters */
+  },
+  exitDelayMs: 100,
 });

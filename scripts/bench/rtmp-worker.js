@@ -30,6 +30,7 @@
  *   exit      {}
  */
 const path = require('node:path');
+const { serveCommands } = require('./worker-commands');
 const fs = require('node:fs');
 
 const root = path.resolve(process.env.BENCH_SSAS_ROOT || path.join(__dirname, '..', '..'));
@@ -431,22 +432,9 @@ const handlers = {
   },
 };
 
-process.on('message', async (/** @type {any} */ m) => {
-  if (m.cmd === 'exit') {
+serveCommands(handlers, {
+  onExit: () => {
     for (const c of clients) c.close();
-    setTimeout(() => process.exit(0), 50);
-    return;
-  }
-  const h = handlers[m.cmd];
-  try {
-    if (!h) throw new Error(`unknown command ${m.cmd}`);
-    const r = await h(m);
-    process.send?.({ type: 'done', id: m.id, ...r });
-  } catch (e) {
-    process.send?.({ type: 'error', id: m.id, message: String((/** @type {Error} */ (e)).stack || e) });
-  }
-});
-process.on('disconnect', () => process.exit(0));
-process.on('unhandledRejection', () => {
-  /* a client closing under a pending call: counted where it matters */
+  },
+  exitDelayMs: 50,
 });
