@@ -19,7 +19,7 @@ import { sandboxSource } from '../script/sandbox-source';
 import { ScriptError, isSsasError } from '../errors';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { printLine } from './output';
-import { resolveAppsDir, scriptLibDirsOption } from './paths';
+import { resolveAppsDir, dirListOption } from './paths';
 import { judge, scanScript, useSupported, type ApiUse, type Finding, type SandboxApis } from './check-scan';
 
 export const checkSpec: CommandSpec = {
@@ -248,7 +248,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   }
   const dir = args.positionals[0] ? path.resolve(args.positionals[0]) : resolveAppsDir(undefined).dir;
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ScriptError('ERR_APP_DIR_NOT_FOUND', `${dir} is not a folder`);
-  const report = await runCheck(dir, scriptLibDirsOption(args.options.scriptlib));
+  const report = await runCheck(dir, dirListOption(args.options.scriptlib));
   printLine(args.options.json ? JSON.stringify(report, null, 2) : formatReport(report));
   if (report.errors > 0) return 1;
   if (args.options.strict && report.unsupported + report.warnings > 0) return 1;

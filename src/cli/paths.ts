@@ -28,8 +28,8 @@ export function logsOption(value: unknown, server: Server): { close(): Promise<v
   };
 }
 
-/** `--scriptlib a;b`: FMS scriptlib folders, resolved; none -> []. */
-export function scriptLibDirsOption(value: unknown): string[] {
+/** A ';'-separated folder list (`--scriptlib a;b`, `--virtual-path-roots a;b`), resolved; none -> []. */
+export function dirListOption(value: unknown): string[] {
   if (typeof value !== 'string') return [];
   return value
     .split(';')

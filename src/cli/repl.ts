@@ -7,7 +7,7 @@ import { createServer, startApplications } from '../server/create';
 import type { Server } from '../server/server';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { rtmfpPortOption, serveSpec } from './serve';
-import { resolveAppsDir, scriptLibDirsOption } from './paths';
+import { resolveAppsDir, dirListOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 import { ConfigError, isSsasError } from '../errors';
 import { BUNDLED_READ_ONLY } from './init';
@@ -79,7 +79,7 @@ export async function replCommand(argv: string[], io: TerminalIO = terminalIO(),
         port,
         rtmfpPort: rtmfpPortOption(args.options['rtmfp-port']),
         defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
-        scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+        scriptLibDirs: dirListOption(args.options.scriptlib),
         // Ctrl-C stops a statement typed in the shell, and only it.
         interruptibleStatements: true,
         appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,

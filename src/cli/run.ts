@@ -20,7 +20,7 @@ import { setLogLevel, type LogLevel } from '../logger';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { rtmfpPortOption, serveSpec } from './serve';
 import { logToStream, printLine, untilSignal } from './output';
-import { logsOption, scriptLibDirsOption } from './paths';
+import { logsOption, dirListOption } from './paths';
 
 export const runSpec: CommandSpec = {
   name: 'run',
@@ -115,7 +115,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     rtmfpPort: rtmfpPortOption(args.options['rtmfp-port']),
     defaultIdleTimeoutSec: Number(args.options['idle-timeout']),
     inspector: inspect !== null,
-    scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+    scriptLibDirs: dirListOption(args.options.scriptlib),
   });
   const appLogs = logsOption(args.options.logs, server);
   let inspector: InspectorServer | null = null;

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { createServer, startApplications } from '../server/create';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { logToStream, printLine, untilSignal } from './output';
-import { logsOption, resolveAppsDir, scriptLibDirsOption } from './paths';
+import { logsOption, resolveAppsDir, dirListOption } from './paths';
 import { setLogLevel, type LogLevel } from '../logger';
 import { BUNDLED_READ_ONLY } from './init';
 
@@ -120,9 +120,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxAppInstances: Number(args.options['max-instances']),
     maxConnections: Number(args.options['max-connections']),
     maxConnectionsPerAddress: Number(args.options['max-connections-per-ip']),
-    virtualPathRoots: scriptLibDirsOption(args.options['virtual-path-roots']),
+    virtualPathRoots: dirListOption(args.options['virtual-path-roots']),
     traceLinesPerSecond: Number(args.options['trace-rate']),
-    scriptLibDirs: scriptLibDirsOption(args.options.scriptlib),
+    scriptLibDirs: dirListOption(args.options.scriptlib),
     // The samples inside the installed package: nothing is written there.
     appsReadOnly: apps.bundled ? BUNDLED_READ_ONLY : undefined,
   });
